@@ -1,0 +1,80 @@
+"""The ``nasrec`` command. Each area keeps its commands in its own module; this file wires them.
+
+Command modules import heavy libraries (torch, ray) inside the command functions, so that
+``nasrec --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from nasrec import __version__
+from nasrec.data.cli import app as data_app
+from nasrec.errors import NasrecError
+from nasrec.space.cli import arch_app, space_app
+
+app = typer.Typer(
+    name="nasrec",
+    help="Neural-architecture search for CTR / ranking models.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(data_app, name="data")
+app.add_typer(space_app, name="space")
+app.add_typer(arch_app, name="arch")
+
+err_console = Console(stderr=True)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"nasrec {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Neural-architecture search for CTR / ranking models."""
+
+
+@app.command()
+def demo(
+    json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
+) -> None:
+    """Run the whole pipeline on the built-in planted synthetic dataset."""
+    from nasrec.demo import run_demo
+
+    run_demo(json_output=json_output)
+
+
+def main() -> None:
+    """Entry point: run the app, printing nasrec errors as one clear line instead of a traceback."""
+    try:
+        app(standalone_mode=False)
+    except NasrecError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}")
+        sys.exit(1)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err_console.print("aborted")
+        sys.exit(130)
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()
