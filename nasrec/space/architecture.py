@@ -15,11 +15,16 @@ are ``None``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, fields, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nasrec.errors import ConfigError
+from nasrec.space.liveness import BlockLiveness, block_liveness
+
+if TYPE_CHECKING:
+    from nasrec.space.space import SearchSpace
 
 DENSE_OPS = ("fc", "dot", "gating", "sum")
 SPARSE_OPS = ("efc", "attention")
@@ -49,6 +54,20 @@ class Block:
     right: int | None
     dense_to_sparse: bool
     fm: bool
+
+    def __post_init__(self) -> None:
+        # Normalise so equal genotypes compare and hash equal: inputs are sets (concatenated in
+        # index order), numpy scalars become ints, flags become bools.
+        for key in ("dense_inputs", "sparse_inputs"):
+            value = getattr(self, key)
+            if value is not None:
+                object.__setattr__(self, key, tuple(sorted(_as_int(i, key) for i in value)))
+        for key in ("dense_width", "sparse_width", "left", "right"):
+            value = getattr(self, key)
+            if value is not None:
+                object.__setattr__(self, key, _as_int(value, key))
+        object.__setattr__(self, "dense_to_sparse", bool(self.dense_to_sparse))
+        object.__setattr__(self, "fm", bool(self.fm))
 
     def to_dict(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -84,9 +103,56 @@ class Architecture:
 
     blocks: tuple[Block | None, ...]
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "blocks", tuple(self.blocks))
+
     @property
     def num_blocks(self) -> int:
         return len(self.blocks)
+
+    # ---- behaviour (see docs/operators.md for the liveness rules) -------------------------------------
+
+    def validate(self, space: SearchSpace) -> Architecture:
+        """Raise ``ConfigError`` naming the block and gene when this does not belong to ``space``.
+
+        Accepts full genotypes and canonical forms (``None`` for genes with no effect). Returns self.
+        """
+        from nasrec.space.validation import validate_architecture
+
+        validate_architecture(self, space)
+        return self
+
+    def liveness(self) -> tuple[BlockLiveness, ...]:
+        """Per block: which outputs, ops and merges reach the head."""
+        return block_liveness(self.blocks)
+
+    def alive_blocks(self) -> tuple[int, ...]:
+        """Indices of the blocks with at least one output that reaches the head."""
+        return tuple(i for i, live in enumerate(self.liveness()) if live.alive)
+
+    def canonical(self) -> Architecture:
+        """The same network with every gene that has no effect cleared.
+
+        Dead blocks become ``None``; in live blocks the ops, widths and inputs of dead streams become
+        ``None``, merge flags with no effect become ``False``, and ``sum``'s operands are ordered
+        (left <= right; sum is commutative). Two genotypes with the same canonical form build the same
+        network.
+        """
+        return Architecture(
+            tuple(_canonical_block(b, live) for b, live in zip(self.blocks, self.liveness(), strict=True))
+        )
+
+    def canonical_hash(self) -> str:
+        """Stable 16-hex-digit id of the canonical form: equal for functionally identical genotypes."""
+        digest = hashlib.sha256(self.canonical().to_json().encode()).hexdigest()
+        return digest[:16]
+
+    @classmethod
+    def from_nasrec_json(cls, data: dict[str, Any] | str) -> Architecture:
+        """Import a NASRec reference config (``{"macro": [...], "micro": [...], "config": ...}``)."""
+        from nasrec.space.reference import architecture_from_reference
+
+        return architecture_from_reference(data)
 
     def to_dict(self) -> dict[str, Any]:
         return {"blocks": [None if b is None else b.to_dict() for b in self.blocks]}
@@ -103,3 +169,33 @@ class Architecture:
     @classmethod
     def from_json(cls, text: str) -> Architecture:
         return cls.from_dict(json.loads(text))
+
+
+def _as_int(value: Any, key: str) -> int:
+    if isinstance(value, bool) or not hasattr(value, "__index__"):
+        raise ConfigError(f"{key} must hold integers, got {value!r}")
+    return int(value)
+
+
+def _canonical_block(block: Block | None, live: BlockLiveness) -> Block | None:
+    if block is None or not live.alive:
+        return None
+    dense_op = block.dense_op if live.dense_op else None
+    sparse_op = block.sparse_op if live.sparse_op else None
+    binary = dense_op in BINARY_OPS
+    left, right = (block.left, block.right) if binary else (None, None)
+    if dense_op == "sum" and left is not None and right is not None and left > right:
+        left, right = right, left
+    reads_sparse = sparse_op is not None or dense_op == "dot"
+    return Block(
+        dense_op=dense_op,
+        sparse_op=sparse_op,
+        dense_width=block.dense_width if dense_op else None,
+        sparse_width=block.sparse_width if sparse_op else None,
+        dense_inputs=block.dense_inputs if dense_op in ("fc", "dot") else None,
+        sparse_inputs=block.sparse_inputs if reads_sparse else None,
+        left=left,
+        right=right,
+        dense_to_sparse=live.dense_to_sparse,
+        fm=live.fm,
+    )

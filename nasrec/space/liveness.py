@@ -1,0 +1,99 @@
+"""Per-stream liveness: which block outputs, ops and merges can influence the logit.
+
+This is the "Liveness" section of docs/operators.md, in code. The head reads the last block's dense
+and sparse outputs. Inside a block (E = embedding dim):
+
+    dense output  = dense op output (+ FM term when fm)       FM term reads the sparse op output
+    sparse output = [sparse op output ; DS tokens when ds]    DS tokens read the dense op output
+
+so, walking from the last block backwards,
+
+    dense op  live  <=>  dense output live  or (ds and sparse output live)
+    sparse op live  <=>  sparse output live or (fm and dense output live)
+    fm   live       <=>  fm and dense output live
+    ds   live       <=>  ds and sparse output live
+
+and a live op makes the streams it reads live: fc -> dense of dense_inputs; dot -> dense of
+dense_inputs and sparse of sparse_inputs; gating/sum -> dense of left and right; the sparse op ->
+sparse of sparse_inputs. Raw inputs (candidate 0) are always available.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from nasrec.space.architecture import Block
+
+BINARY = ("gating", "sum")
+
+
+@dataclass(frozen=True)
+class BlockLiveness:
+    """What of one block reaches the head."""
+
+    dense_out: bool
+    sparse_out: bool
+    dense_op: bool
+    sparse_op: bool
+    fm: bool
+    dense_to_sparse: bool
+
+    @property
+    def alive(self) -> bool:
+        return self.dense_out or self.sparse_out
+
+
+DEAD = BlockLiveness(False, False, False, False, False, False)
+
+
+def dense_reads(block: Block) -> tuple[int, ...]:
+    """Candidates whose dense output the block's dense op reads."""
+    if block.dense_op in BINARY:
+        return tuple(i for i in (block.left, block.right) if i is not None)
+    if block.dense_op is None:
+        return ()
+    return tuple(block.dense_inputs or ())
+
+
+def sparse_reads_of_dense_op(block: Block) -> tuple[int, ...]:
+    """Candidates whose sparse output the dense op reads (only Dot-Product reads sparse inputs)."""
+    return tuple(block.sparse_inputs or ()) if block.dense_op == "dot" else ()
+
+
+def block_liveness(blocks: Sequence[Block | None]) -> tuple[BlockLiveness, ...]:
+    """Liveness of every block (``DEAD`` for blocks that cannot reach the head)."""
+    n = len(blocks)
+    dense_out = [False] * (n + 1)  # indexed by candidate: j+1 = block j
+    sparse_out = [False] * (n + 1)
+    if n:
+        dense_out[n] = sparse_out[n] = True
+    result: list[BlockLiveness] = [DEAD] * n
+    for i in range(n - 1, -1, -1):
+        block = blocks[i]
+        d_out, s_out = dense_out[i + 1], sparse_out[i + 1]
+        if block is None or not (d_out or s_out):
+            continue
+        d_op = d_out or (block.dense_to_sparse and s_out)
+        s_op = s_out or (block.fm and d_out)
+        d_op = d_op and block.dense_op is not None
+        s_op = s_op and block.sparse_op is not None
+        if d_op:
+            for j in dense_reads(block):
+                dense_out[j] = True
+            for j in sparse_reads_of_dense_op(block):
+                sparse_out[j] = True
+        if s_op:
+            for j in block.sparse_inputs or ():
+                sparse_out[j] = True
+        result[i] = BlockLiveness(
+            dense_out=d_out,
+            sparse_out=s_out,
+            dense_op=d_op,
+            sparse_op=s_op,
+            fm=bool(block.fm and d_out and s_op),
+            dense_to_sparse=bool(block.dense_to_sparse and s_out and d_op),
+        )
+    return tuple(result)

@@ -1,0 +1,109 @@
+"""Import architectures written by the NASRec reference code (``nasrec_configs/*.json``).
+
+Reference format (one entry per block)::
+
+    {"macro": [{"dense_idx": [..], "sparse_idx": [..], "dense_left_idx": [l], "dense_right_idx": [r]}, ...],
+     "micro": [{"active_nodes": [dense_id, sparse_id], "dense_in_dims": d, "sparse_in_dims": s,
+                "dense_sparse_interact": 0|1, "deep_fm": 0|1}, ...],
+     "num_blocks": 7, "config": "autoctr" | "xlarge", ...}
+
+``active_nodes`` ids index the reference space's node list (``REFERENCE_NODES``).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from nasrec.errors import ConfigError
+from nasrec.space.architecture import DENSE_OPS, SPARSE_OPS, Architecture, Block
+
+# Node lists of the reference's ``ops_config_lib``, in id order, with nasrec op names.
+REFERENCE_NODES: dict[str, tuple[str, ...]] = {
+    "autoctr": ("fc", "dot", "efc"),
+    "xlarge": ("fc", "dot", "gating", "sum", "attention", "efc"),
+}
+# The nasrec space that has exactly the reference space's choices.
+REFERENCE_SPACES: dict[str, str] = {"autoctr": "nasrec_small", "xlarge": "nasrec_full"}
+
+
+def is_reference_format(data: Any) -> bool:
+    return isinstance(data, dict) and "macro" in data and "micro" in data
+
+
+def reference_space_name(data: dict[str, Any] | str) -> str:
+    """The nasrec space of a reference config: ``autoctr`` -> nasrec_small, ``xlarge`` -> nasrec_full."""
+    data = _parse(data)
+    config = data.get("config")
+    if config not in REFERENCE_SPACES:
+        raise ConfigError(
+            f"config: reference search space {config!r} is not supported; "
+            f"expected one of {list(REFERENCE_SPACES)}"
+        )
+    return REFERENCE_SPACES[config]
+
+
+def architecture_from_reference(data: dict[str, Any] | str) -> Architecture:
+    data = _parse(data)
+    nodes = REFERENCE_NODES[_config(data)]
+    macro, micro = data["macro"], data["micro"]
+    if not isinstance(macro, list) or not isinstance(micro, list) or len(macro) != len(micro):
+        raise ConfigError("macro/micro: expected two lists with one entry per block")
+    if "num_blocks" in data and data["num_blocks"] != len(macro):
+        raise ConfigError(f"num_blocks: says {data['num_blocks']} but macro has {len(macro)} entries")
+    return Architecture(
+        tuple(_block(i, ma, mi, nodes) for i, (ma, mi) in enumerate(zip(macro, micro, strict=True)))
+    )
+
+
+def _parse(data: dict[str, Any] | str) -> dict[str, Any]:
+    if isinstance(data, str):
+        try:
+            data = json.loads(data)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"not valid JSON: {exc}") from None
+    if not is_reference_format(data):
+        raise ConfigError("not a NASRec reference config: expected 'macro' and 'micro' lists")
+    return data  # type: ignore[return-value]
+
+
+def _config(data: dict[str, Any]) -> str:
+    reference_space_name(data)
+    return str(data["config"])
+
+
+def _block(i: int, macro: dict[str, Any], micro: dict[str, Any], nodes: tuple[str, ...]) -> Block:
+    def get(part: dict[str, Any], key: str, where: str) -> Any:
+        if not isinstance(part, dict) or key not in part:
+            raise ConfigError(f"block {i}: {where}.{key} is missing")
+        return part[key]
+
+    active = get(micro, "active_nodes", "micro")
+    try:
+        names = [nodes[int(a)] for a in active]
+    except (IndexError, TypeError, ValueError):
+        raise ConfigError(f"block {i}: micro.active_nodes {active!r}: ids must index {list(nodes)}") from None
+    dense = [n for n in names if n in DENSE_OPS]
+    sparse = [n for n in names if n in SPARSE_OPS]
+    if len(dense) != 1 or len(sparse) != 1:
+        raise ConfigError(f"block {i}: micro.active_nodes {names}: need exactly one dense and one sparse op")
+    left, right = get(macro, "dense_left_idx", "macro"), get(macro, "dense_right_idx", "macro")
+    for key, value in (("dense_left_idx", left), ("dense_right_idx", right)):
+        if not isinstance(value, list) or len(value) != 1:
+            raise ConfigError(f"block {i}: macro.{key} must be a one-element list, got {value!r}")
+    dense_idx, sparse_idx = get(macro, "dense_idx", "macro"), get(macro, "sparse_idx", "macro")
+    for key, value in (("dense_idx", dense_idx), ("sparse_idx", sparse_idx)):
+        if not isinstance(value, list) or len(set(value)) != len(value):
+            raise ConfigError(f"block {i}: macro.{key} must be a list of distinct ints, got {value!r}")
+    return Block(
+        dense_op=dense[0],
+        sparse_op=sparse[0],
+        dense_width=get(micro, "dense_in_dims", "micro"),
+        sparse_width=get(micro, "sparse_in_dims", "micro"),
+        dense_inputs=tuple(dense_idx),
+        sparse_inputs=tuple(sparse_idx),
+        left=left[0],
+        right=right[0],
+        dense_to_sparse=bool(get(micro, "dense_sparse_interact", "micro")),
+        fm=bool(get(micro, "deep_fm", "micro")),
+    )
