@@ -1,0 +1,449 @@
+"""The job spec: one validated description of a search job, for the CLI, the API and the store.
+
+A spec is a frozen pydantic model that also loads from YAML. Unknown keys and impossible values are
+rejected with a :class:`~nasrec.errors.ConfigError` whose message names every offending field, e.g.::
+
+    job spec is invalid:
+      search.candidatez: unknown key
+      constraints[0]: cannot parse 'flops =< 2e6'; write it as '<metric> <= <number>', e.g. 'flops <= 2e6'
+
+Sections: ``supernet`` (weight-sharing training budget), ``search`` (controller and its budget),
+``evaluation`` (how one candidate is scored), ``objectives`` and ``constraints``, ``finalize``
+(top-k retraining and baselines), ``resources`` (Ray workers and evaluation actors).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from nasrec.errors import ConfigError
+
+__all__ = [
+    "METRICS",
+    "Constraint",
+    "Direction",
+    "EvaluationSpec",
+    "FinalizeSpec",
+    "JobSpec",
+    "MetricInfo",
+    "Objective",
+    "ResourcesSpec",
+    "SearchSpec",
+    "SupernetSpec",
+    "load_spec",
+]
+
+
+class Direction(StrEnum):
+    MINIMIZE = "minimize"
+    MAXIMIZE = "maximize"
+
+
+class MetricInfo(BaseModel):
+    """What a metric is and when it is known.
+
+    ``analytic`` metrics are computed from the genotype alone (instant; constraints on them are enforced
+    before any evaluation is spent), ``measured`` ones by the evaluation actor (latency on this machine),
+    ``evaluated`` ones come from validation data.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["analytic", "measured", "evaluated"]
+    direction: Direction
+    description: str
+
+
+METRICS: dict[str, MetricInfo] = {
+    "val_logloss": MetricInfo(
+        kind="evaluated", direction=Direction.MINIMIZE, description="validation log loss"
+    ),
+    "val_auc": MetricInfo(kind="evaluated", direction=Direction.MAXIMIZE, description="validation ROC AUC"),
+    "flops": MetricInfo(
+        kind="analytic", direction=Direction.MINIMIZE, description="multiply-adds per example"
+    ),
+    "params": MetricInfo(
+        kind="analytic", direction=Direction.MINIMIZE, description="non-embedding parameters"
+    ),
+    "latency_ms": MetricInfo(
+        kind="measured", direction=Direction.MINIMIZE, description="measured SubNet latency per batch (ms)"
+    ),
+}
+
+_SUFFIX = {"k": 1e3, "K": 1e3, "m": 1e6, "M": 1e6, "g": 1e9, "G": 1e9}
+_NUMBER = r"[-+]?(?:\d[\d_]*\.?\d*|\.\d+)(?:[eE][-+]?\d+)?[kKmMgG]?"
+_CONSTRAINT_RE = re.compile(rf"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(<=|>=|<|>)\s*({_NUMBER})\s*$")
+
+
+def _parse_number(text: str) -> float:
+    text = text.replace("_", "")
+    scale = 1.0
+    if text and text[-1] in _SUFFIX:
+        scale = _SUFFIX[text[-1]]
+        text = text[:-1]
+    return float(text) * scale
+
+
+def _known_metric(name: str) -> str:
+    if name not in METRICS:
+        raise ValueError(f"unknown metric {name!r}; known metrics: {', '.join(sorted(METRICS))}")
+    return name
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class Objective(_Model):
+    """A metric to optimise. ``direction`` defaults to the metric's natural one (log loss: minimise).
+
+    YAML accepts ``val_logloss``, ``"flops:minimize"`` or ``{name: flops, direction: minimize}``.
+    """
+
+    name: str
+    direction: Direction | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_string(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            name, _, direction = data.partition(":")
+            return {"name": name.strip(), "direction": direction.strip() or None}
+        return data
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, value: str) -> str:
+        return _known_metric(value)
+
+    @model_validator(mode="after")
+    def _default_direction(self) -> Objective:
+        if self.direction is None:
+            object.__setattr__(self, "direction", METRICS[self.name].direction)
+        return self
+
+    @property
+    def minimize(self) -> bool:
+        return self.direction == Direction.MINIMIZE
+
+
+class Constraint(_Model):
+    """``metric op value``, e.g. ``flops <= 2e6``. Accepts that string or ``{metric, op, value}``.
+
+    Numbers may use ``k`` / ``M`` / ``G`` suffixes and underscores (``2M``, ``2_000_000``).
+    """
+
+    metric: str
+    op: Literal["<=", "<", ">=", ">"] = "<="
+    value: float
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_string(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            match = _CONSTRAINT_RE.match(data)
+            if match is None:
+                raise ValueError(
+                    f"cannot parse {data!r}; write it as '<metric> <= <number>', e.g. 'flops <= 2e6'"
+                )
+            metric, op, number = match.groups()
+            return {"metric": metric, "op": op, "value": _parse_number(number)}
+        return data
+
+    @field_validator("metric")
+    @classmethod
+    def _check_metric(cls, value: str) -> str:
+        return _known_metric(value)
+
+    @field_validator("value")
+    @classmethod
+    def _finite(cls, value: float) -> float:
+        if not math.isfinite(value):
+            raise ValueError(f"the bound must be a finite number, got {value}")
+        return value
+
+    @property
+    def kind(self) -> str:
+        return METRICS[self.metric].kind
+
+    def violation(self, observed: float) -> float:
+        """Optuna's convention: <= 0 when satisfied, else how far off (relative to the bound's scale)."""
+        scale = max(abs(self.value), 1e-12)
+        if self.op in ("<=", "<"):
+            excess = observed - self.value
+            if self.op == "<" and excess == 0:
+                excess = 1e-12 * scale
+        else:
+            excess = self.value - observed
+            if self.op == ">" and excess == 0:
+                excess = 1e-12 * scale
+        return excess / scale
+
+    def satisfied(self, observed: float) -> bool:
+        return self.violation(observed) <= 0
+
+    def __str__(self) -> str:
+        return f"{self.metric} {self.op} {self.value:g}"
+
+
+PositiveInt = Annotated[int, Field(gt=0)]
+NonNegativeInt = Annotated[int, Field(ge=0)]
+PositiveFloat = Annotated[float, Field(gt=0)]
+
+
+class SupernetSpec(_Model):
+    """Budget of the weight-sharing supernet training (pipeline step 2)."""
+
+    steps: PositiveInt = 1500
+    batch_size: PositiveInt = 512
+    lr: PositiveFloat = 0.05
+    sparse_lr: PositiveFloat | None = None
+    warmup_k: NonNegativeInt = Field(
+        default=300, description="full-path warm-up: P(full path) = max(0, 1 - step / warmup_k)"
+    )
+    sampler: Literal["single-op-any-connection", "single-path", "any-path", "full-path"] = (
+        "single-op-any-connection"
+    )
+    checkpoint_every: PositiveInt = 500
+
+    @model_validator(mode="after")
+    def _check(self) -> SupernetSpec:
+        if self.warmup_k > self.steps:
+            raise ValueError(f"warmup_k ({self.warmup_k}) cannot exceed steps ({self.steps})")
+        return self
+
+
+class SearchSpec(_Model):
+    """Controller and budget. ``candidates`` counts distinct evaluated architectures; infeasible and
+    duplicate proposals are recorded but not counted (at most ``max_proposals_factor * candidates``
+    proposals in all, so an over-tight budget ends the search instead of looping)."""
+
+    controller: Literal["evolution", "random", "tpe", "nsga2"] = "evolution"
+    candidates: PositiveInt = 64
+    population: Annotated[int, Field(ge=2)] = 16
+    sample_size: PositiveInt = 8
+    children: PositiveInt = 4
+    batch_size: PositiveInt = Field(
+        default=4,
+        description="proposals per round for random / tpe / nsga2; fixed by the spec, not by the number "
+        "of actors, so results do not depend on the hardware",
+    )
+    startup_trials: NonNegativeInt = Field(
+        default=8, description="tpe: architectures drawn from the space's own distribution first"
+    )
+    max_proposals_factor: PositiveInt = 20
+
+    @model_validator(mode="after")
+    def _check(self) -> SearchSpec:
+        if self.sample_size > self.population:
+            raise ValueError(f"sample_size ({self.sample_size}) cannot exceed population ({self.population})")
+        if self.controller == "evolution" and self.population > self.candidates:
+            raise ValueError(
+                f"evolution needs population ({self.population}) <= candidates ({self.candidates})"
+            )
+        return self
+
+
+class EvaluationSpec(_Model):
+    """How one candidate is scored with inherited weights (pipeline step 3)."""
+
+    finetune_steps: NonNegativeInt = 100
+    finetune_batch_size: PositiveInt = 512
+    finetune_lr: PositiveFloat = 0.01
+    val_rows: PositiveInt = 20_000
+    batch_size: PositiveInt = 4096
+    latency: bool = True
+    latency_batch_size: PositiveInt = 256
+
+
+class FinalizeSpec(_Model):
+    """Top-k retraining from scratch, selection on validation, one test evaluation (pipeline step 4)."""
+
+    top_k: NonNegativeInt = 3
+    retrain_steps: PositiveInt | None = None
+    retrain_epochs: PositiveFloat | None = 1.0
+    batch_size: PositiveInt = 512
+    lr: PositiveFloat = 0.05
+    baselines: bool | list[str] = True
+    val_rows: PositiveInt | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> FinalizeSpec:
+        if self.retrain_steps is not None and self.retrain_epochs is not None:
+            # Steps win; keep the spec unambiguous rather than guessing.
+            object.__setattr__(self, "retrain_epochs", None)
+        if self.retrain_steps is None and self.retrain_epochs is None:
+            raise ValueError("give retrain_steps or retrain_epochs")
+        if isinstance(self.baselines, list):
+            bad = [b for b in self.baselines if not re.fullmatch(r"[A-Za-z0-9_.-]+", b)]
+            if bad:
+                raise ValueError(f"baseline names must be file stems, got {bad}")
+        return self
+
+
+class ResourcesSpec(_Model):
+    """Ray resources: supernet training workers and candidate-evaluation actors."""
+
+    workers: PositiveInt = 1
+    cpus_per_worker: PositiveFloat = 1
+    gpus_per_worker: Annotated[float, Field(ge=0)] = 0
+    eval_actors: PositiveInt = 1
+    cpus_per_actor: PositiveFloat = 1
+    gpus_per_actor: Annotated[float, Field(ge=0)] = 0
+    ray_address: str | None = None
+
+
+class JobSpec(_Model):
+    """A whole search job. Load with :func:`load_spec` or :meth:`JobSpec.parse`."""
+
+    name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+    dataset: str
+    space: str = "nasrec_small"
+    seed: NonNegativeInt = 0
+    supernet: SupernetSpec = SupernetSpec()
+    search: SearchSpec = SearchSpec()
+    evaluation: EvaluationSpec = EvaluationSpec()
+    objectives: list[Objective] = Field(default_factory=lambda: [Objective(name="val_logloss")], min_length=1)
+    constraints: list[Constraint] = Field(default_factory=list)
+    finalize: FinalizeSpec = FinalizeSpec()
+    resources: ResourcesSpec = ResourcesSpec()
+
+    @model_validator(mode="after")
+    def _check(self) -> JobSpec:
+        names = [o.name for o in self.objectives]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"objectives are listed twice: {dupes}")
+        if self.objectives[0].name not in ("val_logloss", "val_auc"):
+            raise ValueError(
+                "the first (primary) objective must be val_logloss or val_auc, "
+                f"got {self.objectives[0].name!r}"
+            )
+        if self.search.controller == "nsga2" and len(self.objectives) < 2:
+            raise ValueError("controller nsga2 is multi-objective: list at least two objectives")
+        if self.search.controller == "evolution" and len(self.objectives) > 1:
+            raise ValueError(
+                "controller evolution ranks by one objective; use nsga2 for several objectives "
+                "(or turn the others into constraints)"
+            )
+        uses_latency = "latency_ms" in names or any(c.metric == "latency_ms" for c in self.constraints)
+        if uses_latency and not self.evaluation.latency:
+            raise ValueError("latency_ms is used as an objective or constraint but evaluation.latency is off")
+        return self
+
+    # ---- construction -------------------------------------------------------------------------
+
+    @classmethod
+    def parse(cls, data: Any) -> JobSpec:
+        """Validate a dict (or an existing spec); raise ``ConfigError`` naming every bad field."""
+        if isinstance(data, JobSpec):
+            return data
+        if not isinstance(data, dict):
+            raise ConfigError(f"a job spec must be a mapping of keys to values, got {type(data).__name__}")
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise ConfigError(_readable(exc)) from None
+
+    @classmethod
+    def from_yaml(cls, text: str) -> JobSpec:
+        import yaml
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"job spec is not valid YAML: {exc}") from None
+        return cls.parse(data if data is not None else {})
+
+    @classmethod
+    def from_json(cls, text: str) -> JobSpec:
+        return cls.parse(json.loads(text))
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    def to_yaml(self) -> str:
+        import yaml
+
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    # ---- derived ------------------------------------------------------------------------------
+
+    @property
+    def fingerprint(self) -> str:
+        """Stable hash of everything but the name and resources (which do not change results)."""
+        data = self.to_dict()
+        data.pop("name")
+        data.pop("resources")
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:10]
+
+    @property
+    def job_name(self) -> str:
+        """The study / run-directory name: ``name`` or ``<dataset>-<space>-<controller>-s<seed>-<hash>``."""
+        if self.name:
+            return self.name
+        return f"{self.dataset}-{self.space}-{self.search.controller}-s{self.seed}-{self.fingerprint}"
+
+    @property
+    def primary(self) -> Objective:
+        return self.objectives[0]
+
+    @property
+    def multi_objective(self) -> bool:
+        return len(self.objectives) > 1
+
+
+def load_spec(path: str | Path) -> JobSpec:
+    """Read a job spec from a YAML (or JSON) file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"job spec file not found: {path}")
+    return JobSpec.from_yaml(path.read_text())
+
+
+def _readable(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = _loc(err.get("loc", ()))
+        kind = err.get("type", "")
+        if kind == "extra_forbidden":
+            msg = "unknown key"
+        elif kind == "missing":
+            msg = "required key is missing"
+        else:
+            msg = str(err.get("msg", "invalid"))
+            msg = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+            if "input" in err and kind not in ("value_error",) and not isinstance(err["input"], dict | list):
+                msg = f"{msg} (got {err['input']!r})"
+        lines.append(f"  {loc or '(top level)'}: {msg}")
+    return "job spec is invalid:\n" + "\n".join(lines)
+
+
+def _loc(parts: tuple[Any, ...]) -> str:
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif isinstance(part, str) and part.startswith("function-") or part in ("str", "dict"):
+            continue
+        else:
+            out += ("." if out else "") + str(part)
+    return out
