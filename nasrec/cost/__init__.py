@@ -1,0 +1,5 @@
+"""Costs of an architecture: analytic FLOPs and parameters (per op, reusable by other cost models)."""
+
+from nasrec.cost.flops import Gemm, OpCost, embedding_params, flops, op_costs, params
+
+__all__ = ["Gemm", "OpCost", "embedding_params", "flops", "op_costs", "params"]
