@@ -1,0 +1,206 @@
+"""Candidates of a job: upsert by canonical hash, the leaderboard and the Pareto front.
+
+``metrics`` (accuracy: ``val_logloss``, ``val_auc``, ``test_logloss``, ``test_auc``, ...) and
+``costs`` (``flops``, ``params``, ``latency_ms``, ``pim_latency``, ``pim_energy``, ``pim_area``, ...)
+are free-form JSON objects, merged key by key on every upsert. The keys named in
+``OBJECTIVE_COLUMNS`` are also copied into indexed columns, which is what the leaderboard sorts on.
+JSON has no NaN or infinity: such values are stored as null (a failed evaluation).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import InstrumentedAttribute, Session
+
+from nasrec.errors import ConfigError
+from nasrec.store.crud.ownership import get_owned, owned
+from nasrec.store.crud.paging import check_page
+from nasrec.store.models import Candidate, CandidateKind, Job
+
+OBJECTIVE_COLUMNS: dict[str, InstrumentedAttribute[Any]] = {
+    "val_logloss": Candidate.val_logloss,
+    "val_auc": Candidate.val_auc,
+    "test_logloss": Candidate.test_logloss,
+    "test_auc": Candidate.test_auc,
+    "flops": Candidate.flops,
+    "params": Candidate.params,
+    "latency_ms": Candidate.latency_ms,
+    "pim_latency": Candidate.pim_latency,
+    "pim_energy": Candidate.pim_energy,
+    "pim_area": Candidate.pim_area,
+}
+SORT_COLUMNS: dict[str, InstrumentedAttribute[Any]] = {
+    **OBJECTIVE_COLUMNS,
+    "pareto_rank": Candidate.pareto_rank,
+    "trial_number": Candidate.trial_number,
+    "id": Candidate.id,
+}
+SORT_ALIASES = {"logloss": "val_logloss", "auc": "val_auc"}
+# Sorted best-first: descending for these, ascending for everything else.
+HIGHER_IS_BETTER = frozenset({"val_auc", "test_auc"})
+
+
+def _clean_json(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Mapping):
+        return {str(k): _clean_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean_json(v) for v in value]
+    return value
+
+
+def _objective_values(metrics: Mapping[str, Any], costs: Mapping[str, Any]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for key in OBJECTIVE_COLUMNS:
+        value = metrics.get(key, costs.get(key))
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise ConfigError(f"candidate {key} must be a number or null, got {value!r}")
+        values[key] = int(value) if key == "params" and value is not None else value
+    return values
+
+
+def upsert_candidate(
+    *,
+    session: Session,
+    job_id: int,
+    arch_hash: str,
+    architecture: dict[str, Any],
+    name: str | None = None,
+    kind: CandidateKind | str | None = None,
+    trial_number: int | None = None,
+    stage: str | None = None,
+    metrics: Mapping[str, Any] | None = None,
+    costs: Mapping[str, Any] | None = None,
+    feasible: bool | None = None,
+    pareto_rank: int | None = None,
+) -> Candidate:
+    """Insert the job's candidate with this canonical hash, or update the one already there.
+
+    On update, arguments left at None keep their stored value, ``metrics`` and ``costs`` are merged
+    into the stored ones, and the architecture stays the one first stored (same hash, same network).
+    """
+    if not arch_hash or len(arch_hash) > 64:
+        raise ConfigError(f"arch_hash must be 1-64 characters, got {arch_hash!r}")
+    kind = CandidateKind(kind) if kind is not None else None
+    for _ in range(2):  # a concurrent insert of the same hash turns the second try into an update
+        existing = session.scalars(
+            select(Candidate)
+            .where(Candidate.job_id == job_id, Candidate.arch_hash == arch_hash)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).one_or_none()
+        candidate = existing or Candidate(
+            job_id=job_id, arch_hash=arch_hash, architecture=_clean_json(architecture), metrics={}, costs={}
+        )
+        merged_metrics = {**(candidate.metrics or {}), **_clean_json(metrics or {})}
+        merged_costs = {**(candidate.costs or {}), **_clean_json(costs or {})}
+        candidate.metrics, candidate.costs = merged_metrics, merged_costs
+        for key, value in _objective_values(merged_metrics, merged_costs).items():
+            setattr(candidate, key, value)
+        for key, value in (
+            ("name", name),
+            ("kind", kind),
+            ("trial_number", trial_number),
+            ("stage", stage),
+            ("feasible", feasible),
+            ("pareto_rank", pareto_rank),
+        ):
+            if value is not None:
+                setattr(candidate, key, value)
+        if existing is not None:
+            session.commit()
+            return candidate
+        try:
+            with session.begin_nested():
+                session.add(candidate)
+        except IntegrityError:
+            continue
+        session.commit()
+        return candidate
+    raise RuntimeError(f"could not upsert candidate {arch_hash} of job {job_id}")  # pragma: no cover
+
+
+def set_pareto_ranks(*, session: Session, job_id: int, ranks: Mapping[str, int]) -> None:
+    """Set the Pareto rank (0 = the front) of the job's candidates by hash; the others get null."""
+    session.execute(
+        update(Candidate)
+        .where(Candidate.job_id == job_id)
+        .values(pareto_rank=None)
+        .execution_options(synchronize_session=False)
+    )
+    for arch_hash, rank in ranks.items():
+        session.execute(
+            update(Candidate)
+            .where(Candidate.job_id == job_id, Candidate.arch_hash == arch_hash)
+            .values(pareto_rank=rank)
+            .execution_options(synchronize_session=False)
+        )
+    session.commit()
+
+
+def get_candidate(*, session: Session, owner_id: int | None, candidate_id: int) -> Candidate:
+    return get_owned(
+        session, Candidate, owner_id, Candidate.id == candidate_id, label=f"candidate {candidate_id}"
+    )
+
+
+def sort_column(sort: str) -> tuple[str, InstrumentedAttribute[Any]]:
+    """The leaderboard column for a sort key (aliases resolved); ConfigError lists the valid ones."""
+    key = SORT_ALIASES.get(sort, sort)
+    if key not in SORT_COLUMNS:
+        raise ConfigError(f"cannot sort by {sort!r}: use one of {', '.join(sorted(SORT_COLUMNS))}")
+    return key, SORT_COLUMNS[key]
+
+
+def leaderboard(
+    *,
+    session: Session,
+    owner_id: int | None,
+    job_id: int,
+    sort: str = "val_logloss",
+    descending: bool | None = None,
+    feasible_only: bool = False,
+    stage: str | None = None,
+    kind: CandidateKind | str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[Candidate], int]:
+    """One page of the job's candidates, best first by ``sort`` (ascending, except AUCs; override
+    with ``descending``), candidates without a value last; and how many match in all."""
+    check_page(limit, offset)
+    key, column = sort_column(sort)
+    get_owned(session, Job, owner_id, Job.id == job_id, label=f"job {job_id}")
+    where: list[Any] = [Candidate.job_id == job_id]
+    if feasible_only:
+        where.append(Candidate.feasible.is_(True))
+    if stage is not None:
+        where.append(Candidate.stage == stage)
+    if kind is not None:
+        where.append(Candidate.kind == CandidateKind(kind))
+    count = session.scalar(owned(select(func.count(Candidate.id)), Candidate, owner_id).where(*where)) or 0
+    desc = key in HIGHER_IS_BETTER if descending is None else descending
+    order = (column.desc() if desc else column.asc()).nulls_last()
+    stmt = owned(select(Candidate), Candidate, owner_id).where(*where)
+    rows = session.scalars(stmt.order_by(order, Candidate.id).limit(limit).offset(offset))
+    return list(rows), count
+
+
+def pareto_front(*, session: Session, owner_id: int | None, job_id: int) -> list[Candidate]:
+    """The job's feasible candidates of Pareto rank 0, by validation log loss."""
+    get_owned(session, Job, owner_id, Job.id == job_id, label=f"job {job_id}")
+    stmt = owned(select(Candidate), Candidate, owner_id).where(
+        Candidate.job_id == job_id, Candidate.pareto_rank == 0, Candidate.feasible.is_(True)
+    )
+    return list(session.scalars(stmt.order_by(Candidate.val_logloss.asc().nulls_last(), Candidate.id)))
+
+
+def candidate_counts_by_stage(*, session: Session) -> dict[str, int]:
+    """How many candidates every job together has at each stage."""
+    rows = session.execute(select(Candidate.stage, func.count(Candidate.id)).group_by(Candidate.stage))
+    return {stage: n for stage, n in rows}

@@ -1,0 +1,84 @@
+"""Engines for the two supported databases.
+
+SQLite (the default, one file): WAL journal (readers never block the writer), foreign keys on,
+a 30 s busy timeout, and transactions that nasrec begins itself (the ``sqlite3`` module's implicit
+transactions would run a read and a following write in different transactions). A session opened
+with ``write=True`` begins ``IMMEDIATE``: it takes the write lock up front, so a read-then-write
+transaction waits for another writer instead of failing with "database is locked".
+
+PostgreSQL (``postgresql://...``; the psycopg 3 driver is selected for you): a connection pool with
+pre-ping, so a restarted database costs one retry instead of a failed request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from nasrec.errors import ConfigError
+
+SQLITE_BUSY_TIMEOUT_S = 30.0
+# Execution option that makes a SQLite transaction begin IMMEDIATE (see the module docstring).
+SQLITE_BEGIN_OPTION = "nasrec_sqlite_begin"
+
+
+def normalize_url(url: str | URL) -> URL:
+    """Parse a database URL; ``postgres://`` and ``postgresql://`` get the psycopg 3 driver."""
+    try:
+        parsed = make_url(url)
+    except Exception as exc:  # sqlalchemy raises ArgumentError with a terse message
+        raise ConfigError(f"invalid database URL {str(url)!r}: {exc}") from exc
+    backend = parsed.get_backend_name()
+    if backend == "postgres" or (backend == "postgresql" and parsed.drivername == "postgresql"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    elif backend not in ("sqlite", "postgresql"):
+        raise ConfigError(
+            f"unsupported database {backend!r} in {parsed.render_as_string(hide_password=True)!r}: "
+            "use sqlite:///PATH or postgresql://USER@HOST/DB"
+        )
+    return parsed
+
+
+def make_engine(url: str | URL, **kwargs: Any) -> Engine:
+    """An engine for ``url`` with the settings described in the module docstring."""
+    parsed = normalize_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed, **kwargs)
+    kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_size", 5)
+    kwargs.setdefault("max_overflow", 10)
+    return create_engine(parsed, **kwargs)
+
+
+def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
+    in_memory = url.database in (None, "", ":memory:")
+    connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False}
+    connect_args.update(kwargs.pop("connect_args", {}))
+    engine = create_engine(url, connect_args=connect_args, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves, below
+        cursor = dbapi_connection.cursor()
+        try:
+            if not in_memory:
+                cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        mode = conn.get_execution_options().get(SQLITE_BEGIN_OPTION, "")
+        conn.exec_driver_sql(f"BEGIN {mode}".strip())
+
+    return engine
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
