@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -20,11 +21,21 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, text
 
 from nasrec.store.engine import SQLITE_BEGIN_OPTION, is_sqlite
+from nasrec.store.models import Base
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 VERSION_TABLE = "nasrec_alembic_version"
 # Any fixed 64-bit number shared by every nasrec process: "nasrec" in ASCII.
 ADVISORY_LOCK_KEY = 0x6E6173726563
+
+
+def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    """Autogenerate filter: reflected tables (and their indexes) that are not nasrec's, such as
+    Optuna's, are someone else's and never dropped."""
+    if not reflected or compare_to is not None:
+        return True
+    table = obj if type_ == "table" else getattr(obj, "table", None)
+    return table is None or table.name in Base.metadata.tables
 
 
 def alembic_config() -> Config:
@@ -58,6 +69,32 @@ def downgrade(engine: Engine, revision: str) -> None:
     with migration_lock(engine) as conn:
         config.attributes["connection"] = conn
         command.downgrade(config, revision)
+
+
+def new_revision(message: str) -> Path:
+    """Autogenerate the next revision from the models (against a scratch SQLite database at head).
+
+    Review the file it writes: autogenerate misses renames and server defaults, and a revision
+    should be self-contained (replace ``nasrec.store.models.UTCDateTime`` by
+    ``sa.DateTime(timezone=True)`` and drop the models import), so later model changes cannot
+    change what it does.
+    """
+    import tempfile
+
+    from nasrec.store.engine import make_engine
+
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = make_engine(f"sqlite:///{tmp}/scratch.db")
+        try:
+            upgrade(engine)
+            config = alembic_config()
+            with migration_lock(engine) as conn:
+                config.attributes["connection"] = conn
+                script = command.revision(config, message=message, autogenerate=True)
+        finally:
+            engine.dispose()
+    assert script is not None and not isinstance(script, list)
+    return Path(script.path)
 
 
 def head_revision() -> str:

@@ -17,7 +17,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from nasrec.errors import ConfigError
+from nasrec.errors import ConfigError, NotFoundError
 from nasrec.store.crud.ownership import get_owned, owned
 from nasrec.store.crud.paging import check_page
 from nasrec.store.models import Candidate, CandidateKind, Job
@@ -55,6 +55,15 @@ def _clean_json(value: Any) -> Any:
     return value
 
 
+def _kind(kind: CandidateKind | str) -> CandidateKind:
+    try:
+        return CandidateKind(kind)
+    except ValueError:
+        raise ConfigError(
+            f"candidate kind must be one of {', '.join(k.value for k in CandidateKind)}, got {kind!r}"
+        ) from None
+
+
 def _objective_values(metrics: Mapping[str, Any], costs: Mapping[str, Any]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for key in OBJECTIVE_COLUMNS:
@@ -87,7 +96,7 @@ def upsert_candidate(
     """
     if not arch_hash or len(arch_hash) > 64:
         raise ConfigError(f"arch_hash must be 1-64 characters, got {arch_hash!r}")
-    kind = CandidateKind(kind) if kind is not None else None
+    kind = _kind(kind) if kind is not None else None
     for _ in range(2):  # a concurrent insert of the same hash turns the second try into an update
         existing = session.scalars(
             select(Candidate)
@@ -120,6 +129,8 @@ def upsert_candidate(
             with session.begin_nested():
                 session.add(candidate)
         except IntegrityError:
+            if session.get(Job, job_id) is None:
+                raise NotFoundError(f"job {job_id} not found") from None
             continue
         session.commit()
         return candidate
@@ -182,7 +193,7 @@ def leaderboard(
     if stage is not None:
         where.append(Candidate.stage == stage)
     if kind is not None:
-        where.append(Candidate.kind == CandidateKind(kind))
+        where.append(Candidate.kind == _kind(kind))
     count = session.scalar(owned(select(func.count(Candidate.id)), Candidate, owner_id).where(*where)) or 0
     desc = key in HIGHER_IS_BETTER if descending is None else descending
     order = (column.desc() if desc else column.asc()).nulls_last()

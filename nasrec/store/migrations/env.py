@@ -1,10 +1,10 @@
 """Alembic environment of the nasrec store.
 
-Run through ``nasrec.store.migrate.upgrade`` (which passes an open connection, already inside a
-transaction and holding the migration lock); the ``alembic`` command line works too, with
-``-x url=...`` or ``NASREC_DATABASE_URL``. Only nasrec's tables are managed here: Optuna's tables
-in the same database are ignored, and the version lives in ``nasrec_alembic_version`` (Optuna uses
-``alembic_version``).
+Run through ``nasrec.store.migrate`` (``upgrade`` passes an open connection, already inside a
+transaction and holding the migration lock; ``new_revision`` autogenerates a revision). Without a
+connection (plain Alembic tooling) the database is ``-x url=...`` or ``NASREC_DATABASE_URL``.
+Only nasrec's tables are managed here: Optuna's tables in the same database are ignored, and the
+version lives in ``nasrec_alembic_version`` (Optuna uses ``alembic_version``).
 """
 
 from __future__ import annotations
@@ -13,21 +13,15 @@ from typing import Any
 
 from alembic import context
 
+from nasrec.store.migrate import VERSION_TABLE, include_object
 from nasrec.store.models import Base
-
-VERSION_TABLE = "nasrec_alembic_version"
-
-
-def _include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
-    # Reflected tables that the models do not know (Optuna's) are not ours to drop.
-    return not (type_ == "table" and reflected and compare_to is None)
 
 
 def _configure(**kwargs: Any) -> None:
     context.configure(
         target_metadata=Base.metadata,
         version_table=VERSION_TABLE,
-        include_object=_include_object,
+        include_object=include_object,
         render_as_batch=True,
         compare_type=True,
         **kwargs,

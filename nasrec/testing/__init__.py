@@ -1,0 +1,1 @@
+"""Test helpers that ship with the package (conformance fixtures for the backends)."""

@@ -1,0 +1,20 @@
+"""Every store test runs on SQLite and on a real PostgreSQL (see ``nasrec.testing.store``)."""
+
+from __future__ import annotations
+
+import pytest
+
+from nasrec.store import Store, User, crud
+from nasrec.testing.store import database_url, store  # noqa: F401
+
+
+@pytest.fixture
+def alice(store: Store) -> User:  # noqa: F811
+    with store.session(write=True) as session:
+        return crud.create_user(session=session, name="alice")
+
+
+@pytest.fixture
+def bob(store: Store) -> User:  # noqa: F811
+    with store.session(write=True) as session:
+        return crud.create_user(session=session, name="bob")
