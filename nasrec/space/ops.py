@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+ATTENTION_HEADS = 8  # attention: multi-head self-attention over E with 8 heads (head dim E / 8)
+
 
 def dot_tokens(dense_width: int) -> int:
     """Token count k of a width-``d`` Dot-Product: ``round(sqrt(2 d))``.

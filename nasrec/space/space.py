@@ -32,6 +32,7 @@ import numpy as np
 
 from nasrec.errors import ConfigError, NotFoundError
 from nasrec.space.architecture import DENSE_OPS, SPARSE_OPS
+from nasrec.space.ops import ATTENTION_HEADS
 
 INPUT_COUNT_DISTRIBUTIONS = ("binomial-0.5", "uniform")
 
@@ -114,6 +115,11 @@ class SearchSpace:
         _flags(where, "fm", self.fm)
         _input_count(where, self.input_count)
         _co_design(where, self.co_design)
+        if "attention" in self.sparse_ops and self.embedding_dim % ATTENTION_HEADS:
+            raise ConfigError(
+                f"{where}: embedding_dim: attention uses {ATTENTION_HEADS} heads, so embedding_dim must be "
+                f"a multiple of {ATTENTION_HEADS}, got {self.embedding_dim}"
+            )
 
     # ---- construction -------------------------------------------------------------------------------
 

@@ -1,0 +1,99 @@
+"""What ``nasrec arch info`` reports: load an architecture file in either format and cost it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from nasrec.errors import ConfigError, NotFoundError
+from nasrec.space.architecture import Architecture
+
+
+def load_architecture_file(path: Path) -> tuple[Architecture, str, str | None]:
+    """(architecture, format, space name named by the file) for a nasrec or reference JSON file."""
+    from nasrec.space.reference import is_reference_format, reference_space_name
+
+    if not path.is_file():
+        raise NotFoundError(f"architecture file {str(path)!r} not found")
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path.name}: not valid JSON: {exc}") from None
+    if is_reference_format(data):
+        return Architecture.from_nasrec_json(data), "reference", reference_space_name(data)
+    if isinstance(data, dict) and "blocks" in data:
+        space = data.get("space")
+        return Architecture.from_dict(data), "nasrec", space if isinstance(space, str) else None
+    raise ConfigError(
+        f"{path.name}: neither a nasrec architecture ('blocks') nor a reference config ('macro')"
+    )
+
+
+def architecture_info(
+    path: Path,
+    *,
+    space_name: str | None = None,
+    dataset: str | None = None,
+    shape: str | None = None,
+    layernorm: bool = False,
+) -> dict[str, Any]:
+    from nasrec.cost import embedding_params, op_costs
+    from nasrec.data.schema import DatasetSchema
+    from nasrec.space.space import load_space
+
+    arch, fmt, file_space = load_architecture_file(path)
+    space = None
+    if space_name or file_space:
+        space = load_space(space_name or file_space)  # type: ignore[arg-type]
+        arch.validate(space)
+    if dataset and shape:
+        raise ConfigError("give either --dataset or --shape, not both")
+    schema: DatasetSchema | None = None
+    if dataset:
+        from nasrec.data import Dataset  # type: ignore[attr-defined]
+
+        schema = Dataset.open(dataset).schema
+    elif shape:
+        num_dense, num_sparse = parse_shape(shape)
+        schema = DatasetSchema.of_shape(num_dense, [1] * num_sparse)
+    dim = space.embedding_dim if space else 16
+    info: dict[str, Any] = {
+        "file": str(path),
+        "format": fmt,
+        "space": space.name if space else None,
+        "canonical_hash": arch.canonical_hash(),
+        "blocks_alive": list(arch.alive_blocks()),
+        "num_blocks": arch.num_blocks,
+        "layernorm": layernorm,
+        "flops": None,
+        "params": None,
+        "embedding_params": None,
+        "shape": None,
+        "ops": [],
+        "canonical": arch.canonical().to_dict(),
+    }
+    if schema is not None:
+        costs = op_costs(
+            arch, schema, layernorm=layernorm, embedding_dim=dim, ds_tokens=space.ds_tokens if space else 8
+        )
+        info["flops"] = sum(c.flops for c in costs)
+        info["params"] = sum(c.params for c in costs)
+        info["shape"] = {"num_dense": schema.num_dense, "num_sparse": schema.num_sparse}
+        if dataset:
+            info["embedding_params"] = embedding_params(schema, dim)
+        info["ops"] = [
+            {"block": c.block, "op": c.op, "stream": c.stream, "flops": c.flops, "params": c.params}
+            for c in costs
+        ]
+    return info
+
+
+def parse_shape(text: str) -> tuple[int, int]:
+    try:
+        dense, sparse = (int(part) for part in text.split(","))
+    except ValueError:
+        raise ConfigError(f"--shape: expected N_DENSE,N_SPARSE (e.g. 13,26), got {text!r}") from None
+    if dense < 0 or sparse < 1:
+        raise ConfigError(f"--shape: need N_DENSE >= 0 and N_SPARSE >= 1, got {text!r}")
+    return dense, sparse
