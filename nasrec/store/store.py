@@ -60,6 +60,12 @@ class Store:
     def dispose(self) -> None:
         self.engine.dispose()
 
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.dispose()
+
 
 def open_store(url: str | URL | None = None, *, migrate: bool = True) -> Store:
     """Open the database at ``url`` (default: ``NASREC_DATABASE_URL`` or the SQLite file in the
