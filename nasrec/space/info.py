@@ -51,7 +51,7 @@ def architecture_info(
         raise ConfigError("give either --dataset or --shape, not both")
     schema: DatasetSchema | None = None
     if dataset:
-        from nasrec.data import Dataset  # type: ignore[attr-defined]
+        from nasrec.data import Dataset
 
         schema = Dataset.open(dataset).schema
     elif shape:

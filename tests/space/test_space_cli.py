@@ -95,3 +95,20 @@ def test_arch_info_errors(tmp_path: Path) -> None:
     junk = tmp_path / "junk.json"
     junk.write_text('{"layers": []}')
     assert isinstance(runner.invoke(arch_app, ["info", str(junk)]).exception, ConfigError)
+
+
+def test_arch_info_with_a_dataset() -> None:
+    from nasrec.data import synthesize
+
+    dataset = synthesize("tiny", rows=200, seed=0)
+    path = _reference_file("ea_criteo_kaggle_xlarge_best_1shot.json")
+    result = runner.invoke(arch_app, ["info", str(path), "--dataset", "tiny", "--json"])
+    assert result.exit_code == 0, result.output
+    info = json.loads(result.stdout)
+    schema = dataset.schema
+    assert info["embedding_params"] == sum(schema.table_rows) * 16
+    assert info["shape"] == {"num_dense": schema.num_dense, "num_sparse": schema.num_sparse}
+    if (schema.num_dense, schema.num_sparse) == (13, 26):  # Criteo-shaped synthetic data
+        assert info["flops"] == 1_466_217
+    missing = runner.invoke(arch_app, ["info", str(path), "--dataset", "nope"])
+    assert isinstance(missing.exception, NotFoundError)
