@@ -1,0 +1,149 @@
+"""``nasrec train ARCH.json --data NAME``: train one architecture from scratch, print val metrics and costs.
+
+Wire it into the root app with ``app.command("train")(train_command)``. torch and Ray are imported inside
+the command, so ``nasrec --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+
+def train_command(
+    arch_file: Annotated[Path, typer.Argument(help="Architecture JSON (nasrec or NASRec-reference format).")],
+    data: Annotated[str, typer.Option("--data", help="Dataset name or directory.")],
+    steps: Annotated[int | None, typer.Option("--steps", help="Training steps (global batches).")] = None,
+    epochs: Annotated[float | None, typer.Option("--epochs", help="Passes over the train split.")] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Global batch size.")] = 512,
+    lr: Annotated[float, typer.Option("--lr", help="Peak learning rate of the dense layers.")] = 0.12,
+    sparse_lr: Annotated[
+        float | None,
+        typer.Option("--sparse-lr", help="Peak learning rate of the embeddings (default: --lr)."),
+    ] = None,
+    optimizer: Annotated[
+        str, typer.Option("--optimizer", help="Dense optimizer: adagrad, adam or sgd.")
+    ] = "adagrad",
+    seed: Annotated[int, typer.Option("--seed", help="Seed of weights, data order and everything else.")] = 0,
+    workers: Annotated[int, typer.Option("--workers", help="Data-parallel Ray Train workers.")] = 1,
+    embedding_backend: Annotated[
+        str, typer.Option("--embedding-backend", help="fbgemm or torch.")
+    ] = "fbgemm",
+    layernorm: Annotated[
+        bool, typer.Option("--layernorm/--no-layernorm", help="LayerNorm in the ops.")
+    ] = True,
+    eval_rows: Annotated[
+        int | None, typer.Option("--eval-rows", help="Validate on the first N val rows (default: all).")
+    ] = None,
+    run_dir: Annotated[
+        Path | None, typer.Option("--run-dir", help="Keep checkpoints here (and resume from them).")
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
+) -> None:
+    """Train one architecture from scratch and print its validation metrics and costs."""
+    from nasrec.train.api import train_subnet
+    from nasrec.train.config import TrainConfig
+
+    arch = _read_architecture(arch_file)
+    if steps is None and epochs is None:
+        epochs = 1.0
+    config = TrainConfig(
+        steps=steps,
+        epochs=None if steps is not None else epochs,
+        batch_size=batch_size,
+        lr=lr,
+        sparse_lr=sparse_lr,
+        optimizer=optimizer,
+        seed=seed,
+        num_workers=workers,
+        embedding_backend=embedding_backend,
+        layernorm=layernorm,
+        eval_rows=eval_rows,
+        checkpoint_every=None if run_dir is None else 1000,
+    )
+    from nasrec.data import Dataset
+
+    dataset = Dataset.open(data)
+    if workers > 1 and run_dir is None:
+        import tempfile
+
+        run_dir = Path(tempfile.mkdtemp(prefix="nasrec-train-"))
+    result = _with_progress(
+        lambda progress: train_subnet(
+            arch, dataset=dataset, config=config, run_dir=run_dir, progress=progress
+        ),
+        quiet=json_output,
+    )
+    out: dict[str, Any] = {
+        "architecture": arch_file.name,
+        "dataset": data,
+        "steps": result.step,
+        "val_logloss": result.metrics.get("logloss"),
+        "val_auc": result.metrics.get("auc"),
+        "val_rows": result.metrics.get("rows"),
+        "train_loss": result.metrics.get("train_loss"),
+        "diverged": result.metrics.get("diverged", False),
+        **_costs(arch, dataset.schema, layernorm),
+        "checkpoint": None if result.checkpoint is None else str(result.checkpoint),
+    }
+    if json_output:
+        typer.echo(json.dumps(out, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{arch_file.name} on {data}", show_header=False)
+    for key, value in out.items():
+        table.add_row(key, _fmt(value))
+    Console().print(table)
+
+
+def _read_architecture(path: Path) -> Any:
+    from nasrec.space.info import load_architecture_file
+
+    arch, _, _ = load_architecture_file(path)
+    return arch.canonical() if hasattr(arch, "canonical") else arch
+
+
+def _costs(arch: Any, schema: Any, layernorm: bool) -> dict[str, Any]:
+    try:
+        from nasrec.cost import flops, params
+    except ImportError:
+        return {}
+    return {
+        "flops": flops(arch, schema, layernorm=layernorm),
+        "params": params(arch, schema, layernorm=layernorm),
+    }
+
+
+def _with_progress(run: Any, *, quiet: bool) -> Any:
+    """Run ``run(progress)`` under a rich progress bar (on stderr; nothing when ``quiet``)."""
+    if quiet:
+        return run(None)
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(
+        TextColumn("training"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("loss {task.fields[loss]}"),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+    ) as bar:
+        task = bar.add_task("train", total=None, loss="-")
+
+        def progress(step: int, total: int, metrics: dict[str, Any]) -> None:
+            loss = metrics.get("train_loss")
+            bar.update(task, completed=step, total=total, loss="-" if loss is None else f"{loss:.4f}")
+
+        return run(progress)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return "-" if value is None else str(value)
