@@ -9,7 +9,8 @@ Which genes matter depends on the ops:
     dense_inputs        read by "fc" and "dot"
     left, right         read by the binary ops "gating" and "sum"
     sparse_inputs       read by the sparse op, and by "dot"
-In a canonical architecture, genes with no effect are ``None`` and blocks that cannot reach the head
+In a canonical architecture (``canonical()``, per-stream liveness of docs/operators.md), genes with
+no effect are ``None``, merge flags with no effect are ``False`` and blocks that cannot reach the head
 are ``None``.
 """
 
