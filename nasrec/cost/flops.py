@@ -18,10 +18,9 @@ from dataclasses import dataclass
 from nasrec.data.schema import DatasetSchema
 from nasrec.errors import ConfigError
 from nasrec.space.architecture import Architecture, Block
-from nasrec.space.ops import dot_pairs, dot_tokens
+from nasrec.space.ops import ATTENTION_HEADS, dot_pairs, dot_tokens
 
 LAYERNORM_FLOPS = 5  # per element, with affine weights (fvcore's norm_flop_counter)
-ATTENTION_HEADS = 8
 
 
 @dataclass(frozen=True)
