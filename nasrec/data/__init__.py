@@ -1,5 +1,61 @@
-"""Datasets: schema, ingest, synthetic data with a planted teacher, batch loader."""
+"""Datasets: schema, ingest, synthetic data with a planted teacher, batch loader.
+
+Heavy modules (pyarrow, torch) load on first use of a name, so ``import nasrec.data`` stays cheap.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 from nasrec.data.schema import Batch, DatasetSchema, SparseFeature
 
-__all__ = ["Batch", "DatasetSchema", "SparseFeature"]
+if TYPE_CHECKING:
+    from nasrec.data.dataset import Dataset, SplitView, list_datasets
+    from nasrec.data.formats import FORMATS, FormatOptions
+    from nasrec.data.ingest import ingest
+    from nasrec.data.loader import BatchLoader
+    from nasrec.data.synth import synthesize
+    from nasrec.data.transform import DENSE_TRANSFORM, FeatureMap, dense_transform, transform_raw
+    from nasrec.data.vocab import Vocabulary
+
+__all__ = [
+    "DENSE_TRANSFORM",
+    "FORMATS",
+    "Batch",
+    "BatchLoader",
+    "Dataset",
+    "DatasetSchema",
+    "FeatureMap",
+    "FormatOptions",
+    "SparseFeature",
+    "SplitView",
+    "Vocabulary",
+    "dense_transform",
+    "ingest",
+    "list_datasets",
+    "synthesize",
+    "transform_raw",
+]
+
+_LAZY = {
+    "Dataset": "dataset",
+    "SplitView": "dataset",
+    "list_datasets": "dataset",
+    "FORMATS": "formats",
+    "FormatOptions": "formats",
+    "ingest": "ingest",
+    "BatchLoader": "loader",
+    "synthesize": "synth",
+    "DENSE_TRANSFORM": "transform",
+    "FeatureMap": "transform",
+    "dense_transform": "transform",
+    "transform_raw": "transform",
+    "Vocabulary": "vocab",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(f"nasrec.data.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'nasrec.data' has no attribute {name!r}")

@@ -1,0 +1,115 @@
+"""How raw values become model inputs, for ingest and for anyone encoding new raw records (export).
+
+dense:  x -> log(1 + max(x, 0)); missing (empty / NaN / non-finite) -> 0
+sparse: raw value (as text) -> its vocabulary index; missing, rare or unseen -> 0, or the value's
+        FNV-1a 64 hash bucket when the table is capped (see :mod:`nasrec.data.vocab`)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+
+from nasrec.data.schema import Batch
+from nasrec.data.vocab import Vocabulary
+
+if TYPE_CHECKING:
+    from nasrec.data.dataset import Dataset
+
+__all__ = ["DENSE_TRANSFORM", "FeatureMap", "dense_transform", "transform_raw"]
+
+DENSE_TRANSFORM = "log1p(max(x, 0)); missing or non-finite -> 0"
+
+
+def dense_transform(x: np.ndarray) -> np.ndarray:
+    """Raw counts (NaN = missing) -> float32 model inputs."""
+    out = np.log1p(np.maximum(np.asarray(x, dtype=np.float64), 0.0))
+    out[~np.isfinite(out)] = 0.0
+    return out.astype(np.float32)
+
+
+@dataclass(frozen=True)
+class FeatureMap:
+    """Everything needed to turn raw records into model inputs: feature names and vocabularies."""
+
+    label: str
+    dense: tuple[str, ...]
+    sparse: tuple[str, ...]
+    vocabularies: tuple[Vocabulary, ...]
+
+    def encode(self, records: Sequence[Mapping[str, Any]]) -> Batch:
+        """Raw records (feature name -> raw value; absent = missing) -> a Batch.
+
+        Sparse values are compared as text (ints are formatted with ``str``); the label is read if present,
+        else 0.
+        """
+        n = len(records)
+        raw = np.full((n, len(self.dense)), np.nan)
+        sparse = np.zeros((n, len(self.sparse)), dtype=np.int64)
+        labels = np.zeros(n, dtype=np.float32)
+        for i, rec in enumerate(records):
+            for j, name in enumerate(self.dense):
+                raw[i, j] = _number(rec.get(name))
+            for j, (name, vocab) in enumerate(zip(self.sparse, self.vocabularies, strict=True)):
+                value = rec.get(name)
+                sparse[i, j] = vocab.index_of(None if value is None else _text(value))
+            labels[i] = float(_number(rec.get(self.label)) > 0)
+        return Batch.from_numpy(dense_transform(raw), sparse, labels)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form for an export bundle."""
+        return {
+            "label": self.label,
+            "dense": list(self.dense),
+            "dense_transform": DENSE_TRANSFORM,
+            "sparse": [
+                {
+                    "name": name,
+                    "values": v.values.to_pylist(),
+                    "hash_buckets": v.hash_buckets,
+                    "hash": "fnv1a64-utf8",
+                }
+                for name, v in zip(self.sparse, self.vocabularies, strict=True)
+            ],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FeatureMap:
+        sparse = data["sparse"]
+        return cls(
+            label=data["label"],
+            dense=tuple(data["dense"]),
+            sparse=tuple(s["name"] for s in sparse),
+            vocabularies=tuple(
+                Vocabulary(
+                    pa.array(s["values"], pa.string()),
+                    np.zeros(len(s["values"]), np.int64),
+                    int(s["hash_buckets"]),
+                )
+                for s in sparse
+            ),
+        )
+
+
+def transform_raw(dataset: Dataset, records: Sequence[Mapping[str, Any]]) -> Batch:
+    """Encode raw records exactly as ``dataset`` was encoded at ingest."""
+    return dataset.feature_map().encode(records)
+
+
+def _number(value: Any) -> float:
+    if value is None or value == "":
+        return float("nan")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)

@@ -1,0 +1,139 @@
+"""Turn parsed rows into the on-disk dataset layout (see DESIGN.md, "Dataset on disk").
+
+    <dir>/schema.json   DatasetSchema (vocabulary layout in ``extra["vocab"]``)
+    <dir>/meta.json     rows and index range per split, positive rates, hot rows, source, ...
+    <dir>/dense.npy     N x D float32, transformed
+    <dir>/sparse.npy    N x F int32 table indices (0 = missing / rare)
+    <dir>/label.npy     N float32
+    <dir>/vocab.arrow   Arrow IPC table (feature, value, count): index i >= 1 of a feature is its i-th row
+
+Rows are stored train, val, test, each shuffled, so every split is a contiguous range.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from nasrec.data.formats import RawData
+from nasrec.data.schema import DatasetSchema, SparseFeature
+from nasrec.data.split import SPLITS
+from nasrec.data.store import staging_dir
+from nasrec.data.transform import DENSE_TRANSFORM, dense_transform
+from nasrec.data.vocab import Vocabulary, build_vocabulary, hot_row_fraction
+from nasrec.errors import DataError
+
+__all__ = ["write_dataset"]
+
+_CHUNK = 1 << 16
+
+
+def write_dataset(
+    raw: RawData,
+    splits: list[np.ndarray],
+    *,
+    name: str,
+    force: bool = False,
+    min_count: int = 1,
+    max_rows: int | None = None,
+    meta: dict[str, Any] | None = None,
+    extra_arrays: dict[str, np.ndarray] | None = None,
+) -> Path:
+    """Write ``raw`` as dataset ``name``; ``splits`` are row indices of train, val, test in storage order.
+
+    Vocabularies are built from the training rows only, so values first seen in val / test map to 0 as
+    they would in production. ``extra_arrays`` (N rows each, in raw order) are stored reordered too.
+    """
+    sizes = [len(s) for s in splits]
+    if sizes[0] == 0:
+        raise DataError(
+            f"no training rows (split sizes {dict(zip(SPLITS, sizes, strict=True))}); need more input rows"
+        )
+    order = np.concatenate(splits)
+    n, n_train = len(order), sizes[0]
+    bounds = np.concatenate([[0], np.cumsum(sizes)]).tolist()
+    with staging_dir(name, force=force) as tmp:
+        labels = raw.labels[order].astype(np.float32)
+        np.save(tmp / "label.npy", labels)
+        np.save(
+            tmp / "dense.npy",
+            dense_transform(raw.dense[order]) if raw.dense.shape[1] else np.zeros((n, 0), np.float32),
+        )
+        columns = np.empty((len(raw.sparse), n), dtype=np.int32)
+        vocabs: list[Vocabulary] = []
+        for f, (codes, values) in enumerate(raw.sparse):
+            vocab, columns[f] = build_vocabulary(
+                codes[order], values, slice(0, n_train), min_count=min_count, max_rows=max_rows
+            )
+            vocabs.append(vocab)
+        sparse = np.lib.format.open_memmap(
+            tmp / "sparse.npy", mode="w+", dtype=np.int32, shape=(n, len(vocabs))
+        )
+        for start in range(0, n, _CHUNK):
+            sparse[start : start + _CHUNK] = columns[:, start : start + _CHUNK].T
+        sparse.flush()
+        del sparse
+        for key, arr in (extra_arrays or {}).items():
+            np.save(tmp / f"{key}.npy", arr[order])
+        _write_vocab(tmp / "vocab.arrow", raw.sparse_names, vocabs)
+        schema = DatasetSchema(
+            label=raw.label,
+            dense=raw.dense_names,
+            sparse=tuple(SparseFeature(nm, v.rows) for nm, v in zip(raw.sparse_names, vocabs, strict=True)),
+            extra={
+                "dense_transform": DENSE_TRANSFORM,
+                "vocab": {
+                    nm: {"values": len(v.values), "hash_buckets": v.hash_buckets, "min_count": min_count}
+                    for nm, v in zip(raw.sparse_names, vocabs, strict=True)
+                },
+                **raw.extra,
+            },
+        )
+        (tmp / "schema.json").write_text(schema.to_json())
+        rates = {s: _rate(labels[bounds[k] : bounds[k + 1]]) for k, s in enumerate(SPLITS)}
+        info = {
+            "name": name,
+            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "rows": dict(zip(SPLITS, sizes, strict=True)),
+            "ranges": {s: [bounds[k], bounds[k + 1]] for k, s in enumerate(SPLITS)},
+            "positive_rate": _rate(labels),
+            "positive_rate_by_split": rates,
+            "skipped_rows": int(raw.skipped),
+            "min_count": min_count,
+            "max_rows": max_rows,
+            "dense_transform": DENSE_TRANSFORM,
+            "hot_rows": {
+                nm: round(hot_row_fraction(columns[f, :n_train], vocabs[f].rows), 6)
+                for f, nm in enumerate(raw.sparse_names)
+            },
+            **(meta or {}),
+        }
+        (tmp / "meta.json").write_text(json.dumps(info, indent=2))
+    from nasrec.home import datasets_dir
+
+    return datasets_dir() / name
+
+
+def _rate(labels: np.ndarray) -> float | None:
+    return round(float(labels.mean()), 6) if len(labels) else None
+
+
+def _write_vocab(path: Path, names: tuple[str, ...], vocabs: list[Vocabulary]) -> None:
+    table = pa.table(
+        {
+            "feature": pa.array(
+                np.repeat(np.array(names, dtype=object), [len(v.values) for v in vocabs]), pa.string()
+            ),
+            "value": pa.concat_arrays([v.values for v in vocabs]) if vocabs else pa.array([], pa.string()),
+            "count": pa.array(np.concatenate([v.counts for v in vocabs]).astype(np.int64))
+            if vocabs
+            else pa.array([], pa.int64()),
+        }
+    )
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
