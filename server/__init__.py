@@ -1,0 +1,1 @@
+"""The nasrec HTTP service: ``create_app(settings)`` in ``server.main``."""

@@ -215,3 +215,8 @@ def candidate_counts_by_stage(*, session: Session) -> dict[str, int]:
     """How many candidates every job together has at each stage."""
     rows = session.execute(select(Candidate.stage, func.count(Candidate.id)).group_by(Candidate.stage))
     return {stage: n for stage, n in rows}
+
+
+def count_evaluated_candidates(*, session: Session) -> int:
+    """How many candidates, over every job, have a validation log loss."""
+    return session.scalar(select(func.count(Candidate.id)).where(Candidate.val_logloss.is_not(None))) or 0

@@ -1,0 +1,63 @@
+"""Dependencies as ``Annotated`` aliases: ``SessionDep``, ``SettingsDep``, ``CurrentUser``.
+
+A request gets one store session. Safe methods (GET, HEAD, OPTIONS) get a read session, the others
+a write session (on SQLite it takes the write lock up front, see ``nasrec.store.engine``). The
+session is closed when the route returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from nasrec.store import Store, User, crud
+from server.core.config import Settings
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+bearer = HTTPBearer(auto_error=False, description="an API token from `nasrec token create USER`")
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_store(request: Request) -> Store:
+    return request.app.state.store
+
+
+def get_session(request: Request, store: Annotated[Store, Depends(get_store)]) -> Iterator[Session]:
+    with store.session(write=request.method not in SAFE_METHODS) as session:
+        yield session
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+StoreDep = Annotated[Store, Depends(get_store)]
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def get_current_user(
+    session: SessionDep,
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> User:
+    """The user the bearer token belongs to; 401 without a live token. ``--no-auth``: "local"."""
+    if settings.no_auth:
+        return crud.local_user(session=session)
+    if credentials is None:
+        raise HTTPException(
+            401,
+            "missing API token: send 'Authorization: Bearer <token>' "
+            "(create one with `nasrec token create USER`)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    user = crud.user_for_token(session=session, token=credentials.credentials)
+    if user is None:
+        raise HTTPException(401, "invalid or revoked API token", headers={"WWW-Authenticate": "Bearer"})
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]

@@ -1,0 +1,107 @@
+"""Jobs: submit, list, show, cancel, events; and each job's leaderboard and Pareto front."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+
+from nasrec.spec import JobSpec
+from nasrec.store import CandidateKind, JobState, crud
+from server.api.deps import CurrentUser, SessionDep
+from server.core.jobs import submit_job
+from server.models import CandidatePublic, CandidatesPublic, EventPublic, EventsPublic, JobPublic, JobsPublic
+
+router = APIRouter(prefix="/jobs", tags=["jobs"])
+
+Limit = Annotated[int, Query(ge=1, le=500)]
+Offset = Annotated[int, Query(ge=0)]
+
+
+@router.post("", response_model=JobPublic, status_code=201)
+def create_job(spec: JobSpec, session: SessionDep, current_user: CurrentUser) -> object:
+    """Queue a search job (the body is a job spec, as in `nasrec search JOB.yaml`)."""
+    return submit_job(session=session, owner=current_user, spec=spec)
+
+
+@router.get("", response_model=JobsPublic)
+def list_jobs(
+    session: SessionDep,
+    current_user: CurrentUser,
+    state: JobState | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> JobsPublic:
+    """Your jobs, newest first."""
+    rows, count = crud.list_jobs(
+        session=session, owner_id=current_user.id, state=state, limit=limit, offset=offset
+    )
+    return JobsPublic(data=[JobPublic.model_validate(j) for j in rows], count=count)
+
+
+@router.get("/{job_id}", response_model=JobPublic)
+def show_job(job_id: int, session: SessionDep, current_user: CurrentUser) -> object:
+    return crud.get_job(session=session, owner_id=current_user.id, job_id=job_id)
+
+
+@router.post("/{job_id}/cancel", response_model=JobPublic)
+def cancel_job(job_id: int, session: SessionDep, current_user: CurrentUser) -> object:
+    """Cancel: a queued job at once, a running one after its worker's current step."""
+    return crud.request_cancel(session=session, owner_id=current_user.id, job_id=job_id)
+
+
+@router.get("/{job_id}/events", response_model=EventsPublic)
+def job_events(
+    job_id: int,
+    session: SessionDep,
+    current_user: CurrentUser,
+    after: Annotated[int, Query(ge=0, description="only events with a larger id")] = 0,
+    limit: Limit = 100,
+) -> EventsPublic:
+    """The job's log, oldest first; poll with ``after=next_after`` for what is new."""
+    events = crud.list_events(
+        session=session, owner_id=current_user.id, job_id=job_id, after=after, limit=limit
+    )
+    return EventsPublic(
+        data=[EventPublic.model_validate(e) for e in events],
+        count=len(events),
+        next_after=events[-1].id if events else after,
+    )
+
+
+@router.get("/{job_id}/leaderboard", response_model=CandidatesPublic)
+def leaderboard(
+    job_id: int,
+    session: SessionDep,
+    current_user: CurrentUser,
+    sort: Annotated[
+        str, Query(description="an objective (val_logloss, val_auc, flops, params, ...)")
+    ] = "val_logloss",
+    order: Annotated[Literal["asc", "desc"] | None, Query(description="default: best first")] = None,
+    feasible: Annotated[bool, Query(description="only candidates within the job's budgets")] = False,
+    stage: str | None = None,
+    kind: CandidateKind | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> CandidatesPublic:
+    """The job's candidates, best first by ``sort``; candidates without a value come last."""
+    rows, count = crud.leaderboard(
+        session=session,
+        owner_id=current_user.id,
+        job_id=job_id,
+        sort=sort,
+        descending=None if order is None else order == "desc",
+        feasible_only=feasible,
+        stage=stage,
+        kind=kind,
+        limit=limit,
+        offset=offset,
+    )
+    return CandidatesPublic(data=[CandidatePublic.model_validate(c) for c in rows], count=count)
+
+
+@router.get("/{job_id}/pareto", response_model=CandidatesPublic)
+def pareto_front(job_id: int, session: SessionDep, current_user: CurrentUser) -> CandidatesPublic:
+    """The feasible candidates on the job's Pareto front (rank 0 over its objectives)."""
+    rows = crud.pareto_front(session=session, owner_id=current_user.id, job_id=job_id)
+    return CandidatesPublic(data=[CandidatePublic.model_validate(c) for c in rows], count=len(rows))

@@ -1,0 +1,1 @@
+"""Server plumbing: settings, error mapping, request limits, path confinement, dataset files."""

@@ -1,0 +1,75 @@
+"""The one place where errors become HTTP responses: ``{"detail": "<what is wrong>"}``.
+
+NotFoundError     404   (also: someone else's dataset / job / candidate)
+ConflictError     409
+ConfigError       422   invalid spec, name, value
+DataError         422   unreadable data, bad path
+NasrecError       400   anything else nasrec raised on purpose
+validation        422   with ``errors``: pydantic's list, for programs
+database down     503
+anything else     500   logged with its traceback; the client gets no internals
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import OperationalError
+from starlette.responses import JSONResponse
+
+from nasrec.errors import ConfigError, ConflictError, DataError, NasrecError, NotFoundError
+
+log = logging.getLogger("nasrec.server")
+
+STATUS: tuple[tuple[type[NasrecError], int], ...] = (
+    (NotFoundError, 404),
+    (ConflictError, 409),
+    (ConfigError, 422),
+    (DataError, 422),
+    (NasrecError, 400),
+)
+
+
+def status_of(exc: NasrecError) -> int:
+    return next(code for cls, code in STATUS if isinstance(exc, cls))
+
+
+def _loc(loc: tuple | list) -> str:
+    parts = [str(p) for p in loc]
+    return ".".join(parts) if parts else "request"
+
+
+def readable(exc: RequestValidationError) -> str:
+    """``body.rows: Input should be greater than or equal to 10; query.limit: ...``"""
+    return "; ".join(f"{_loc(e.get('loc', ()))}: {e.get('msg', 'invalid')}" for e in exc.errors())
+
+
+async def _nasrec_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, NasrecError)
+    return JSONResponse({"detail": str(exc)}, status_code=status_of(exc))
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [{k: v for k, v in e.items() if k in ("type", "loc", "msg")} for e in exc.errors()]
+    return JSONResponse({"detail": readable(exc), "errors": jsonable_encoder(errors)}, status_code=422)
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("database error on %s %s: %s", request.method, request.url.path, exc)
+    return JSONResponse({"detail": "the database is unavailable or busy; retry shortly"}, status_code=503)
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return JSONResponse({"detail": "internal server error"}, status_code=500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(NasrecError, _nasrec_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(OperationalError, _database_error)
+    app.add_exception_handler(Exception, _unexpected)
