@@ -1,0 +1,144 @@
+"""The one implementation of every op in docs/operators.md, as pure functions of tensors.
+
+The standalone ops (``nasrec.supernet.ops``, used by ``SubNet``) call these with their exact-size
+parameters; the ``SuperNet`` calls them with slices of its shared max-width parameters. So both
+compute the same function by construction.
+
+Shapes (B batch, D dense width, T tokens, E embedding dim). Sparse tensors are kept **channel-first**
+inside the networks, B x E x T: a token-axis linear is then ``F.linear`` on the last axis and
+"LayerNorm over the token axis" is ``F.layer_norm`` on the last axis, with no transposes.
+``Embeddings`` return B x F x E; the networks transpose once.
+
+A ``None`` weight means "this layer does not exist" (a skipped projection, or LayerNorm off).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+# TorchScript cannot read module-level numbers, so the functions below spell these out as literals.
+LN_EPS = 1e-5
+ATTENTION_HEADS = 8
+ATTENTION_LN_INIT = 0.17  # the reference's LN_INIT for the two inner LayerNorm(E) of attention
+
+
+def layer_norm(x: Tensor, weight: Tensor | None, bias: Tensor | None) -> Tensor:
+    """LayerNorm over the last axis, or ``x`` unchanged when LayerNorm is off (``weight is None``)."""
+    if weight is None:
+        return x
+    return F.layer_norm(x, (x.shape[-1],), weight, bias, 1e-5)  # LN_EPS
+
+
+def linear_ln(
+    x: Tensor,
+    weight: Tensor | None,
+    bias: Tensor | None,
+    ln_weight: Tensor | None,
+    ln_bias: Tensor | None,
+) -> Tensor:
+    """``LN(x W^T + b)`` on the last axis; the projection is skipped when ``weight is None``."""
+    if weight is not None:
+        x = F.linear(x, weight, bias)
+    return layer_norm(x, ln_weight, ln_bias)
+
+
+def fc(
+    x: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    ln_weight: Tensor | None,
+    ln_bias: Tensor | None,
+) -> Tensor:
+    """FC: ``relu(LN(W x))``. x: B x Din, W: D x Din -> B x D."""
+    return torch.relu(linear_ln(x, weight, bias, ln_weight, ln_bias))
+
+
+def efc(
+    tokens: Tensor,
+    weight: Tensor,
+    bias: Tensor | None,
+    ln_weight: Tensor | None,
+    ln_bias: Tensor | None,
+) -> Tensor:
+    """EFC (embedded FC): token-axis linear, LN over tokens, relu. B x E x N, W: T x N -> B x E x T."""
+    return torch.relu(linear_ln(tokens, weight, bias, ln_weight, ln_bias))
+
+
+def dot_interaction(u: Tensor, tokens: Tensor, tril_index: Tensor) -> Tensor:
+    """Strictly-lower triangle of the Gram matrix of ``[u; tokens]``, row-major.
+
+    u: B x E, tokens: B x E x k, tril_index: flat indices into the (k+1) x (k+1) matrix of
+    ``tril_indices(k+1, k+1, -1)`` -> B x k(k+1)/2.
+    """
+    stacked = torch.cat([u.unsqueeze(2), tokens], dim=2)  # B x E x (k+1)
+    gram = torch.bmm(stacked.transpose(1, 2), stacked)  # B x (k+1) x (k+1)
+    return gram.flatten(1).index_select(1, tril_index)
+
+
+def tril_flat_index(tokens: int, device: torch.device | None = None) -> Tensor:
+    """Flat indices of the strictly-lower triangle of a (tokens+1)^2 matrix, row-major order."""
+    n = tokens + 1
+    rows, cols = torch.tril_indices(n, n, -1, device=device)
+    return rows * n + cols
+
+
+def attention(
+    tokens: Tensor,
+    in_weight: Tensor,
+    in_bias: Tensor,
+    out_weight: Tensor,
+    out_bias: Tensor,
+    ln1_weight: Tensor,
+    ln1_bias: Tensor,
+    ffn1_weight: Tensor,
+    ffn1_bias: Tensor,
+    ffn2_weight: Tensor,
+    ffn2_bias: Tensor,
+    ln2_weight: Tensor,
+    ln2_bias: Tensor,
+) -> Tensor:
+    """Self-attention block on already-projected tokens: B x E x T -> B x E x T.
+
+    Multi-head attention (8 heads, Q = K = V input), residual + LN(E), FFN E -> E relu -> E,
+    residual + LN(E). The two LN(E) always exist, whatever the network's LayerNorm setting.
+    """
+    x = tokens.transpose(1, 2)  # B x T x E
+    b, t, e = x.shape
+    qkv = F.linear(x, in_weight, in_bias).view(b, t, 3, 8, e // 8)  # ATTENTION_HEADS
+    qkv = qkv.permute(2, 0, 3, 1, 4)  # 3 x B x H x T x (E/H)
+    mixed = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2])  # B x H x T x (E/H)
+    mixed = F.linear(mixed.transpose(1, 2).reshape(b, t, e), out_weight, out_bias)
+    x = F.layer_norm(x + mixed, (e,), ln1_weight, ln1_bias, 1e-5)
+    ffn = F.linear(torch.relu(F.linear(x, ffn1_weight, ffn1_bias)), ffn2_weight, ffn2_bias)
+    x = F.layer_norm(x + ffn, (e,), ln2_weight, ln2_bias, 1e-5)
+    return x.transpose(1, 2)
+
+
+def pad_to(x: Tensor, width: int) -> Tensor:
+    """Zero-pad B x w to B x width (no copy when already that wide)."""
+    return pad_right(x, width - x.shape[1])
+
+
+def pad_right(x: Tensor, n: int) -> Tensor:
+    """Append n zero columns to B x w (``x`` itself when n == 0)."""
+    if n == 0:
+        return x
+    return F.pad(x, (0, n))
+
+
+def fm_term(sparse: Tensor) -> Tensor:
+    """Factorization-machine vector ``(sum_t S)^2 - sum_t S^2``: B x E x T -> B x E."""
+    return sparse.sum(dim=2).square() - sparse.square().sum(dim=2)
+
+
+def dense_to_sparse_tokens(projected: Tensor, embedding_dim: int) -> Tensor:
+    """B x (n E) values -> n tokens, channel-first B x E x n (token i = values [i E, (i+1) E))."""
+    b = projected.shape[0]
+    return projected.reshape(b, -1, embedding_dim).transpose(1, 2)
+
+
+def flatten_tokens(sparse: Tensor) -> Tensor:
+    """Channel-first B x E x T -> B x (T E), token-major (token t occupies columns [t E, (t+1) E))."""
+    return sparse.transpose(1, 2).reshape(sparse.shape[0], -1)

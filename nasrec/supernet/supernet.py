@@ -1,0 +1,343 @@
+"""The weight-sharing supernet: ``SuperNet(schema, space)``, ``supernet(batch, arch_or_path) -> logits``.
+
+Pure function of its path argument (no "current choice" state). Every block holds one shared,
+max-width instance of each op of the space (``nasrec.supernet.shared``); a path uses them by slicing
+(leading rows, per-candidate column blocks), so for any architecture the supernet computes exactly what
+``SubNet.from_supernet(supernet, arch)`` computes. Only live streams are computed (docs/operators.md,
+Liveness): no zero tensors are concatenated and nothing runs at max width unless the path asks for it.
+
+Shapes: B batch, D0 dense features, F sparse fields, E embedding dim, Dmax / Tmax the space's largest
+dense width / token count, n the dense-to-sparse token count. Inside, sparse tensors are channel-first
+(B x E x T).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from nasrec.data.schema import Batch, DatasetSchema
+from nasrec.errors import ConfigError
+from nasrec.space import Architecture, SearchSpace
+from nasrec.supernet import functional as fn
+from nasrec.supernet.embeddings import Embeddings
+from nasrec.supernet.paths import BINARY_OPS, BlockPath, Path, as_path
+from nasrec.supernet.shared import (
+    Piece,
+    SharedAttention,
+    SharedDenseToSparse,
+    SharedDot,
+    SharedEFC,
+    SharedFC,
+    SharedFM,
+    SharedGating,
+    SharedHead,
+    SharedSum,
+)
+
+
+def embedding_seed_from_torch() -> int:
+    """A seed drawn from torch's global generator (so ``torch.manual_seed`` fixes the embeddings too)."""
+    return int(torch.randint(0, 2**62, (1,)).item())
+
+
+@dataclass(frozen=True)
+class Shapes:
+    """The max shapes a supernet is built for."""
+
+    num_dense: int  # D0
+    num_sparse: int  # F
+    embedding_dim: int  # E
+    d_max: int
+    s_max: int
+    ds_tokens: int  # n
+
+    @property
+    def w_max(self) -> int:
+        """Widest operand of a binary op (a block output or the raw dense features)."""
+        return max(self.d_max, self.num_dense)
+
+    def dense_pieces(self, block: int) -> list[int]:
+        """Max width of each dense candidate of ``block``: piece c = candidate c."""
+        return [self.num_dense] + [self.d_max] * block
+
+    def sparse_pieces(self, block: int) -> list[int]:
+        """Max tokens of each sparse piece: 0 = raw fields, 2j-1 / 2j = block j-1's main / DS tokens."""
+        return [self.num_sparse] + [self.s_max, self.ds_tokens] * block
+
+
+class SuperNetBlock(nn.Module):
+    """One choice block: a shared instance of every op of the space, plus the two merges."""
+
+    def __init__(self, index: int, space: SearchSpace, shapes: Shapes, *, layernorm: bool) -> None:
+        super().__init__()
+        e, d_max, s_max = shapes.embedding_dim, shapes.d_max, shapes.s_max
+        dense_pieces, sparse_pieces = shapes.dense_pieces(index), shapes.sparse_pieces(index)
+        dense_fan, sparse_fan = shapes.w_max, max(shapes.num_sparse, s_max + shapes.ds_tokens)
+        ops: dict[str, nn.Module] = {}
+        for op in space.dense_ops:
+            if op == "fc":
+                ops[op] = SharedFC(d_max, dense_pieces, dense_fan, layernorm=layernorm)
+            elif op == "dot":
+                ops[op] = SharedDot(
+                    d_max, e, dense_pieces, dense_fan, sparse_pieces, sparse_fan, layernorm=layernorm
+                )
+            elif op == "gating":
+                ops[op] = SharedGating(d_max, shapes.w_max, layernorm=layernorm)
+            elif op == "sum":
+                ops[op] = SharedSum(d_max, shapes.w_max, layernorm=layernorm)
+        for op in space.sparse_ops:
+            if op == "efc":
+                ops[op] = SharedEFC(s_max, sparse_pieces, sparse_fan, layernorm=layernorm)
+            elif op == "attention":
+                ops[op] = SharedAttention(s_max, e, sparse_pieces, sparse_fan, layernorm=layernorm)
+        self.ops = nn.ModuleDict(ops)
+        self.fm = SharedFM(d_max, e, layernorm=layernorm)
+        self.dense_to_sparse = SharedDenseToSparse(d_max, shapes.ds_tokens, e, layernorm=layernorm)
+
+
+class _Candidates:
+    """Outputs of the raw inputs and the blocks computed so far, with their supernet pieces."""
+
+    def __init__(self, dense: Tensor, sparse: Tensor) -> None:
+        self.dense: list[Tensor | None] = [dense]
+        self.sparse: list[list[tuple[Tensor, int]] | None] = [[(sparse, 0)]]
+
+    def add(self, dense: Tensor | None, sparse: list[tuple[Tensor, int]] | None) -> None:
+        self.dense.append(dense)
+        self.sparse.append(sparse)
+
+    def dense_input(self, cands: Sequence[int]) -> tuple[Tensor, list[Piece]]:
+        xs = [self._dense(c) for c in cands]
+        pieces = [(c, x.shape[1]) for c, x in zip(cands, xs, strict=True)]
+        return (xs[0] if len(xs) == 1 else torch.cat(xs, dim=1)), pieces
+
+    def summed(self, cands: Sequence[int]) -> Tensor:
+        """Zero-pad every candidate to the widest and sum (a Path's several left/right operands)."""
+        xs = [self._dense(c) for c in cands]
+        if len(xs) == 1:
+            return xs[0]
+        w = max(x.shape[1] for x in xs)
+        out = fn.pad_to(xs[0], w)
+        for x in xs[1:]:
+            out = out + fn.pad_to(x, w)
+        return out
+
+    def sparse_input(self, cands: Sequence[int]) -> tuple[Tensor, list[Piece]]:
+        parts: list[tuple[Tensor, int]] = []
+        for c in cands:
+            got = self.sparse[c]
+            if got is None:
+                raise ConfigError(f"candidate {c}'s sparse output is read but was not computed (dead block?)")
+            parts.extend(got)
+        pieces = [(p, t.shape[2]) for t, p in parts]
+        tensors = [t for t, _ in parts]
+        return (tensors[0] if len(tensors) == 1 else torch.cat(tensors, dim=2)), pieces
+
+    def _dense(self, c: int) -> Tensor:
+        got = self.dense[c]
+        if got is None:
+            raise ConfigError(f"candidate {c}'s dense output is read but was not computed (dead block?)")
+        return got
+
+
+class SuperNet(nn.Module):
+    """All architectures of ``space`` in one network, sharing weights by slicing.
+
+    schema: the dataset (D0 dense features, one table per sparse field); space: the search space.
+    layernorm: LayerNorm after projections (docs/operators.md). embedding_backend: ``"fbgemm"`` or
+    ``"torch"`` (see ``Embeddings``); embedding_lr / embedding_eps: its row-wise Adagrad;
+    embedding_seed: its init seed (default: drawn from torch's generator, so ``torch.manual_seed``
+    fixes every weight).
+
+    ``forward(batch, path)``: batch a ``Batch`` (dense B x D0 float, sparse B x F int64), path an
+    ``Architecture`` or a ``Path`` -> logits B. Optimizers: ``dense_parameters()`` for everything but
+    the embeddings; ``embeddings.optimizer()`` (``None`` when the update is fused).
+    """
+
+    def __init__(
+        self,
+        schema: DatasetSchema,
+        space: SearchSpace,
+        *,
+        layernorm: bool = True,
+        embedding_backend: str = "fbgemm",
+        embedding_lr: float = 0.01,
+        embedding_eps: float = 1e-8,
+        embedding_seed: int | None = None,
+        device: torch.device | str | None = None,
+    ) -> None:
+        super().__init__()
+        self.schema = schema
+        self.space = space
+        self.layernorm = layernorm
+        self.shapes = Shapes(
+            num_dense=schema.num_dense,
+            num_sparse=schema.num_sparse,
+            embedding_dim=space.embedding_dim,
+            d_max=max(space.dense_widths),
+            s_max=max(space.sparse_widths),
+            ds_tokens=space.ds_tokens,
+        )
+        self.blocks = nn.ModuleList(
+            SuperNetBlock(i, space, self.shapes, layernorm=layernorm) for i in range(space.num_blocks)
+        )
+        self.head = SharedHead(self.shapes.d_max, self.shapes.s_max, space.ds_tokens, space.embedding_dim)
+        if device is not None:
+            self.to(device)
+        self.embeddings = Embeddings(
+            schema.table_rows,
+            space.embedding_dim,
+            backend=embedding_backend,
+            lr=embedding_lr,
+            eps=embedding_eps,
+            seed=embedding_seed_from_torch() if embedding_seed is None else embedding_seed,
+            device=device,
+        )
+
+    # ---- parameters -----------------------------------------------------------------------------------
+
+    def dense_parameters(self) -> Iterator[nn.Parameter]:
+        """Every parameter except the embedding tables (and fbgemm's optimizer state)."""
+        for name, p in self.named_parameters():
+            if not name.startswith("embeddings."):
+                yield p
+
+    # ---- forward --------------------------------------------------------------------------------------
+
+    def forward(self, batch: Batch, path: Path | Architecture) -> Tensor:
+        return self.forward_tensors(batch.dense, batch.sparse, path)
+
+    def forward_tensors(self, dense: Tensor, sparse: Tensor, path: Path | Architecture) -> Tensor:
+        """dense B x D0 float, sparse B x F int64, a path -> logits B."""
+        path = as_path(path)
+        self.check_path(path)
+        cands = _Candidates(dense, self.embeddings(sparse).transpose(1, 2))
+        for block, bp, live in zip(self.blocks, path.blocks, path.liveness(), strict=True):
+            if not live.alive:
+                cands.add(None, None)
+                continue
+            assert bp is not None
+            self._block_forward(block, len(cands.dense), bp, live, cands)
+        last = path.num_blocks
+        out_dense, parts = cands.dense[last], cands.sparse[last]
+        assert out_dense is not None and parts is not None
+        bp = path.blocks[-1]
+        assert bp is not None and bp.sparse_width is not None
+        weight = self.head.weight(
+            out_dense.shape[1],
+            bp.sparse_width,
+            self.shapes.ds_tokens if len(parts) > 1 else 0,
+            self.shapes.embedding_dim,
+        )
+        return self.head(out_dense, [t for t, _ in parts], weight)
+
+    def _block_forward(
+        self, block: SuperNetBlock, cand: int, bp: BlockPath, live, cands: _Candidates
+    ) -> None:  # noqa: ANN001
+        ops = block.ops
+        dense_pre = None
+        if live.dense_op:
+            assert bp.dense_width is not None
+            d = bp.dense_width
+            outs = []
+            for op in bp.dense_ops:
+                if op == "fc":
+                    x, pieces = cands.dense_input(bp.dense_inputs)
+                    outs.append(ops["fc"](x, d, pieces))
+                elif op == "dot":
+                    x, pieces = cands.dense_input(bp.dense_inputs)
+                    tokens, spieces = cands.sparse_input(bp.sparse_inputs)
+                    outs.append(ops["dot"](x, pieces, tokens, spieces, d))
+                else:
+                    outs.append(ops[op](cands.summed(bp.left), cands.summed(bp.right), d))
+            dense_pre = _sum(outs)
+        main = None
+        if live.sparse_op:
+            assert bp.sparse_width is not None
+            tokens, spieces = cands.sparse_input(bp.sparse_inputs)
+            main = _sum([ops[op](tokens, bp.sparse_width, spieces) for op in bp.sparse_ops])
+        dense_out = None
+        if live.dense_out:
+            assert dense_pre is not None
+            dense_out = dense_pre + block.fm(main, bp.dense_width) if live.fm else dense_pre
+        sparse_out = None
+        if live.sparse_out:
+            assert main is not None
+            sparse_out = [(main, 2 * cand - 1)]
+            if live.dense_to_sparse:
+                sparse_out.append((block.dense_to_sparse(dense_pre), 2 * cand))
+        cands.add(dense_out, sparse_out)
+
+    # ---- validation -----------------------------------------------------------------------------------
+
+    def check_path(self, path: Path) -> None:
+        """Raise ``ConfigError`` when ``path`` does not fit this supernet (ops, widths, inputs)."""
+        if path.num_blocks != len(self.blocks):
+            raise ConfigError(f"path has {path.num_blocks} blocks, the supernet {len(self.blocks)}")
+        space = self.space
+        for i, (bp, live) in enumerate(zip(path.blocks, path.liveness(), strict=True)):
+            if bp is None or not live.alive:
+                continue
+            where = f"block {i}"
+            for op in bp.dense_ops:
+                if op not in space.dense_ops:
+                    raise ConfigError(f"{where}: dense op {op!r} is not in space {space.name!r}")
+            for op in bp.sparse_ops:
+                if op not in space.sparse_ops:
+                    raise ConfigError(f"{where}: sparse op {op!r} is not in space {space.name!r}")
+            if live.dense_op and bp.dense_width not in space.dense_widths:
+                raise ConfigError(
+                    f"{where}: dense width {bp.dense_width} is not one of {list(space.dense_widths)}"
+                )
+            if live.sparse_op and bp.sparse_width not in space.sparse_widths:
+                raise ConfigError(
+                    f"{where}: sparse width {bp.sparse_width} is not one of {list(space.sparse_widths)}"
+                )
+            for key in ("dense_inputs", "sparse_inputs", "left", "right"):
+                if any(not 0 <= j <= i for j in getattr(bp, key)):
+                    raise ConfigError(f"{where}: {key} {getattr(bp, key)} must be within 0..{i}")
+            needs = {
+                "dense_inputs": live.dense_op and any(op in ("fc", "dot") for op in bp.dense_ops),
+                "sparse_inputs": (live.sparse_op and bool(bp.sparse_ops))
+                or (live.dense_op and "dot" in bp.dense_ops),
+                "left": live.dense_op and any(op in BINARY_OPS for op in bp.dense_ops),
+                "right": live.dense_op and any(op in BINARY_OPS for op in bp.dense_ops),
+            }
+            for key, needed in needs.items():
+                if needed and not getattr(bp, key):
+                    raise ConfigError(f"{where}: {key} is empty but an active op reads it")
+            if live.dense_out and not bp.dense_ops:
+                raise ConfigError(f"{where}: the dense output is read but no dense op is active")
+            if live.sparse_out and not bp.sparse_ops:
+                raise ConfigError(f"{where}: the sparse output is read but no sparse op is active")
+
+    # ---- inheritance ----------------------------------------------------------------------------------
+
+    def subnet_state_dict(self, arch: Architecture) -> dict[str, Tensor]:
+        """The non-embedding state dict of ``SubNet(arch)`` with weights inherited from this supernet."""
+        from nasrec.subnet import plan_subnet
+
+        path = as_path(arch)
+        self.check_path(path)
+        plan = plan_subnet(arch, self.schema.num_dense, self.schema.num_sparse, self.shapes.ds_tokens)
+        state: dict[str, Tensor] = {}
+        for pos, bplan in enumerate(plan.blocks):
+            block = self.blocks[bplan.index]
+            for name, (op, args) in bplan.modules().items():
+                owner = block.ops[op] if op in block.ops else getattr(block, op)
+                state.update({f"blocks.{pos}.{name}.{k}": v for k, v in owner.export(*args).items()})
+        out = plan.output
+        head = self.head.export(out.dense, out.tokens, out.ds_tokens, self.shapes.embedding_dim)
+        state.update({f"head.{k}": v for k, v in head.items()})
+        return {k: v.detach().clone() for k, v in state.items()}
+
+
+def _sum(outs: list[Tensor]) -> Tensor:
+    out = outs[0]
+    for o in outs[1:]:
+        out = out + o
+    return out
