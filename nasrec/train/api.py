@@ -133,7 +133,8 @@ def build_task(job: dict[str, Any], dataset: Any = None) -> tuple[TrainTask, Any
     elif job["kind"] == "subnet":
         arch = Architecture.from_dict(job["arch"])
         metadata["arch"] = arch.to_dict()
-        model = _build_subnet(arch, dataset.schema, config)
+        metadata["shape"] = dict(job["shape"])
+        model = _build_subnet(arch, dataset.schema, config, job["shape"])
 
         def forward_subnet(m: Any, batch: Any, step: int, rng: np.random.Generator) -> Any:
             return m(batch)
@@ -155,10 +156,12 @@ def _build_supernet(schema: Any, space: SearchSpace, config: TrainConfig) -> Any
         space,
         layernorm=config.layernorm,
         embedding_backend=config.embedding_backend,
+        embedding_lr=config.resolved_sparse_lr,
+        device="cuda" if config.use_gpu else "cpu",
     )
 
 
-def _build_subnet(arch: Architecture, schema: Any, config: TrainConfig) -> Any:
+def _build_subnet(arch: Architecture, schema: Any, config: TrainConfig, shape: dict[str, int]) -> Any:
     from nasrec.subnet import SubNet
 
     return SubNet(
@@ -166,6 +169,10 @@ def _build_subnet(arch: Architecture, schema: Any, config: TrainConfig) -> Any:
         schema,
         layernorm=config.layernorm,
         embedding_backend=config.embedding_backend,
+        embedding_lr=config.resolved_sparse_lr,
+        embedding_dim=shape["embedding_dim"],
+        ds_tokens=shape["ds_tokens"],
+        device="cuda" if config.use_gpu else "cpu",
     )
 
 
@@ -240,7 +247,7 @@ def train_supernet(
         "dataset": _dataset_ref(ds) if (config.num_workers > 1 or config.use_ray) else None,
         "space": sp.to_dict(),
         "config": config.to_dict(),
-        "run_dir": str(run_dir),
+        "run_dir": None if run_dir is None else str(run_dir),
         "resume": resume,
     }
     return _run(job, ds, config, progress, should_stop)
@@ -252,19 +259,28 @@ def train_subnet(
     dataset: Any,
     config: TrainConfig,
     run_dir: str | Path | None = None,
+    space: SearchSpace | str | None = None,
     resume: bool = True,
     progress: ProgressFn | None = None,
     should_stop: StopFn | None = None,
 ) -> TrainResult:
     """Train one architecture from scratch as a standalone SubNet and validate it on the val split.
 
-    Without ``run_dir`` nothing is written (the trained module is in ``result.model``).
+    ``space`` (optional) supplies the embedding dim and dense-to-sparse token count (default 16 and 8, the
+    values of the shipped spaces). Without ``run_dir`` nothing is written (the module is ``result.model``).
     """
+    from nasrec.space import load_space
+
     ds = _open_dataset(dataset)
+    sp = load_space(space) if isinstance(space, str) else space
+    shape = {"embedding_dim": 16, "ds_tokens": 8}
+    if sp is not None:
+        shape = {"embedding_dim": sp.embedding_dim, "ds_tokens": sp.ds_tokens}
     job = {
         "kind": "subnet",
         "dataset": _dataset_ref(ds) if (config.num_workers > 1 or config.use_ray) else None,
         "arch": arch.to_dict(),
+        "shape": shape,
         "config": config.to_dict(),
         "run_dir": None if run_dir is None else str(run_dir),
         "resume": resume,
@@ -294,7 +310,7 @@ def _load(checkpoint_dir: str | Path, kind: str) -> Any:
     if kind == "supernet":
         model = _build_supernet(schema, SearchSpace.from_dict(meta["space"]), config)
     else:
-        model = _build_subnet(Architecture.from_dict(meta["arch"]), schema, config)
+        model = _build_subnet(Architecture.from_dict(meta["arch"]), schema, config, meta["shape"])
     model.load_state_dict(ckpt.load_model_state())
     model.eval()
     return model

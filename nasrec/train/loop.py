@@ -197,6 +197,7 @@ def train_loop(
         )
     total = config.total_steps(len(train_view))
     opt = _Optimizers(model, config, total)
+    device = opt.dense_params[0].device
     rng = np.random.default_rng(config.seed)
     step, epoch, batch_in_epoch = 0, 0, 0
 
@@ -268,6 +269,7 @@ def train_loop(
                 start_batch=batch_in_epoch,
             )
             for batch in loader:
+                batch = batch.to(device)
                 opt.zero_grad()
                 opt.before_step(step)
                 local = batch

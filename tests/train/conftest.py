@@ -16,13 +16,19 @@ from nasrec.supernet.embeddings import Embeddings
 
 @pytest.fixture(scope="session")
 def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    """3000 rows (2400 train / 300 val / 300 test) of the planted Criteo-shaped synthetic data."""
+    """3000 rows (2400 train / 300 val / 300 test) of the planted Criteo-shaped synthetic data.
+
+    The teacher leans on first-order and dense terms (the default leans on interactions, learnable from
+    ~10^5 rows), so that a few dozen steps on 2400 rows visibly learn something.
+    """
     from nasrec.data import synthesize
+    from nasrec.data.synth import TeacherConfig
 
     home = tmp_path_factory.mktemp("train_data_home")
+    teacher = TeacherConfig(first_order=2.0, pairwise=0.5, dense_field=0.3, dense_linear=1.0)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("NASREC_HOME", str(home))
-        return synthesize("tiny", rows=3000, seed=0)
+        return synthesize("tiny", rows=3000, seed=0, config=teacher)
 
 
 class TinyModel(nn.Module):
@@ -71,3 +77,13 @@ def tiny_task() -> Any:
 @pytest.fixture
 def run_dir(tmp_path: Path) -> Path:
     return tmp_path / "run"
+
+
+@pytest.fixture(scope="session")
+def tiny_space() -> Any:
+    """nasrec_full's ops (fc, dot, gating, sum; efc, attention) in 3 narrow blocks: fast on CPU."""
+    from nasrec.space import SearchSpace, load_space
+
+    data = load_space("nasrec_full").to_dict()
+    data.update(name="tiny_full", num_blocks=3, dense_widths=[16, 32, 64], sparse_widths=[8, 16])
+    return SearchSpace.from_dict(data)
