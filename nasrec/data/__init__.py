@@ -13,7 +13,7 @@ from nasrec.data.schema import Batch, DatasetSchema, SparseFeature
 if TYPE_CHECKING:
     from nasrec.data.dataset import Dataset, SplitView, list_datasets
     from nasrec.data.formats import FORMATS, FormatOptions
-    from nasrec.data.ingest import ingest
+    from nasrec.data.ingestion import ingest
     from nasrec.data.loader import BatchLoader
     from nasrec.data.synth import synthesize
     from nasrec.data.transform import DENSE_TRANSFORM, FeatureMap, dense_transform, transform_raw
@@ -44,7 +44,7 @@ _LAZY = {
     "list_datasets": "dataset",
     "FORMATS": "formats",
     "FormatOptions": "formats",
-    "ingest": "ingest",
+    "ingest": "ingestion",
     "BatchLoader": "loader",
     "synthesize": "synth",
     "DENSE_TRANSFORM": "transform",

@@ -70,7 +70,7 @@ def ingest(
 ) -> None:
     """Ingest raw files into a memory-mapped dataset (vocabularies, splits, transforms)."""
     from nasrec.data.formats import FormatOptions
-    from nasrec.data.ingest import ingest as run_ingest
+    from nasrec.data.ingestion import ingest as run_ingest
     from nasrec.errors import ConfigError
 
     try:

@@ -127,7 +127,11 @@ class Dataset:
             return pa.ipc.open_file(source).read_all()
 
     def vocabularies(self) -> dict[str, Any]:
-        """Feature name -> :class:`~nasrec.data.vocab.Vocabulary`."""
+        """Feature name -> :class:`~nasrec.data.vocab.Vocabulary` (read once, then cached)."""
+        return self._vocabularies
+
+    @cached_property
+    def _vocabularies(self) -> dict[str, Any]:
         import numpy as np
         import pyarrow.compute as pc
 

@@ -119,7 +119,11 @@ def categorical_codes(chunks: list[pa.Array]) -> tuple[np.ndarray, pa.Array]:
     values = column.chunks[0].dictionary if column.num_chunks else pa.array([], pa.string())
     if values.type != pa.string():
         values = pc.cast(values, pa.string())
-    return (np.concatenate(parts) if len(parts) != 1 else parts[0]), values
+    codes = np.concatenate(parts) if len(parts) != 1 else parts[0]
+    empty = pc.index(values, "").as_py()
+    if empty >= 0:  # an empty string is a missing value, whatever the reader made of it
+        codes = np.where(codes == empty, -1, codes).astype(np.int32)
+    return codes, values
 
 
 def _header(path: Path, delimiter: str) -> tuple[str, ...]:
