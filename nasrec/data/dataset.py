@@ -33,8 +33,10 @@ class SplitView:
         return int(self.labels.shape[0])
 
     def batch(self, start: int, stop: int) -> Batch:
-        """Rows ``[start, stop)`` as a Batch (sparse widened to int64)."""
-        return Batch.from_numpy(self.dense[start:stop], self.sparse[start:stop], self.labels[start:stop])
+        """Rows ``[start, stop)`` as a Batch (copied out of the memory map; sparse widened to int64)."""
+        return Batch.from_numpy(
+            np.array(self.dense[start:stop]), self.sparse[start:stop], np.array(self.labels[start:stop])
+        )
 
     def take(self, rows: np.ndarray) -> Batch:
         """Arbitrary rows (an index array) as a Batch."""
