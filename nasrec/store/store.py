@@ -22,6 +22,9 @@ class Store:
     the crud function that loaded them committed.
 
     Thread-safe: share one ``Store`` per process and open one session per thread / request.
+    Do not keep a transaction open across slow work (training a step, writing a dataset): on
+    SQLite a write session holds the database write lock until it commits, and every other
+    writer waits. Commit (crud writers do) or ``session.commit()`` after reads, then work.
     """
 
     def __init__(self, engine: Engine) -> None:

@@ -45,6 +45,8 @@ def postgres_database() -> Iterator[str]:
         try:
             with admin.connect() as conn:
                 conn.execute(text(f'CREATE DATABASE "{name}"'))
+                # A throwaway database need not survive a crash: do not wait for fsync on commit.
+                conn.execute(text(f'ALTER DATABASE "{name}" SET synchronous_commit = off'))
         except Exception as exc:
             raise RuntimeError(
                 f"PostgreSQL is not reachable at {admin_url.render_as_string(hide_password=True)} "
@@ -74,15 +76,11 @@ def throwaway_database(backend: str, directory: Path) -> Iterator[str]:
 
 
 def empty_tables(store: Store) -> None:
-    """Delete every row of nasrec's tables (children first); the schema stays."""
-    tables = list(reversed(Base.metadata.sorted_tables))
+    """Delete every row of nasrec's tables (children first); the schema stays. (Plain DELETE:
+    on tables this small it is much cheaper than TRUNCATE. Ids are not reset.)"""
     with store.engine.begin() as conn:
-        if store.dialect == "postgresql":
-            names = ", ".join(f'"{t.name}"' for t in tables)
-            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                conn.execute(table.delete())
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

@@ -76,6 +76,7 @@ def _record(
 ) -> Dataset:
     """Build the dataset files under a fresh on-disk name, then record them (or remove them)."""
     crud.ensure_dataset_name_free(session=session, owner_id=owner.id, name=name)
+    session.commit()  # no transaction (on SQLite: no write lock) while the files are built
     disk_name = f"u{owner.id}-{name}-{secrets.token_hex(3)}"
     with scrubbed(settings, *scrub):
         data = build(disk_name)

@@ -80,6 +80,7 @@ async def upload_dataset(
     await run_in_threadpool(
         crud.ensure_dataset_name_free, session=session, owner_id=current_user.id, name=params.name
     )
+    await run_in_threadpool(session.commit)  # hold no transaction while the body streams in
     path = await run_in_threadpool(files.upload_path, settings, current_user, params.filename)
     await files.save_stream(request.stream(), path)
     return await run_in_threadpool(

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from nasrec.store import Store, crud, make_engine
 from server.core.config import Settings
+from server.core.datasets import _record
 from server.testing import Account, criteo_lines
 
 API = "/api/v1/datasets"
@@ -183,3 +185,43 @@ def test_upload_file_names_are_sanitised(client: TestClient, settings: Settings,
 
 def _no_stray_dataset_dirs(home: Path) -> list[str]:
     return [p.name for p in (home / "datasets").iterdir() if p.name.startswith(".tmp")]
+
+
+def _other_writer(database_url: str) -> Store:
+    """A second connection that gives up after 1 s if another holds the write lock."""
+    return Store(make_engine(database_url, busy_timeout=1.0))
+
+
+def test_uploads_stream_without_holding_the_database(
+    client: TestClient, database_url: str, alice: Account
+) -> None:
+    other = _other_writer(database_url)
+    body = criteo_lines(100).encode()
+
+    def chunks():
+        yield body[:1000]
+        with other.session(write=True) as session:  # a worker heartbeat, mid-upload
+            crud.create_user(session=session, name="writer-during-upload")
+        yield body[1000:]
+
+    response = _upload(client, alice, chunks())
+    other.dispose()
+    assert response.status_code == 201, response.text
+
+
+def test_dataset_files_are_built_without_holding_the_database(
+    store: Store, settings: Settings, database_url: str, alice: Account
+) -> None:
+    other = _other_writer(database_url)
+
+    def build(disk_name: str):
+        with other.session(write=True) as session:  # a worker heartbeat, mid-ingest
+            crud.create_user(session=session, name="writer-during-build")
+        from nasrec.data import synthesize
+
+        return synthesize(disk_name, rows=100, seed=0)
+
+    with store.session(write=True) as session:
+        row = _record(session, settings, alice.user, "built", "synthesized", build)
+    other.dispose()
+    assert row.name == "built" and row.info["name"] == "built"
