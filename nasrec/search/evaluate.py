@@ -1,0 +1,269 @@
+"""Candidate evaluation with inherited weights, on a pool of Ray actors that load the supernet once.
+
+Per candidate (``CandidateEvaluator.evaluate``):
+
+1. build the standalone SubNet with the supernet's weights (``SubNet.from_supernet``): it computes what
+   the supernet's path computes, and it is a separate module, so nothing a candidate does touches the
+   supernet or the next candidate;
+2. optional head fine-tune: ``finetune_steps`` steps on train batches, head parameters only (the
+   reference's linear-probe recalibration); every candidate sees the same batches, drawn from the job
+   seed, so differences come from the architecture and not from the data order;
+3. log loss and AUC on the first ``val_rows`` rows of the validation split (a fixed subset: the split is
+   already a stratified random sample);
+4. measured latency of the SubNet for one batch on this machine, when asked.
+
+What the reference does instead, and why this is better (its weak point 10): one fresh process per
+candidate that unpickles the whole checkpoint (optimizer state included) and rebuilds data loaders.
+Here an actor pays that once and then only builds a small SubNet per candidate.
+
+The test split is never opened here: evaluation runs under ``forbid_test_split``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from nasrec.search.search import Search
+    from nasrec.space.architecture import Architecture
+
+__all__ = ["ActorPoolEvaluator", "CandidateEvaluator", "Evaluator", "LocalEvaluator", "evaluation_settings"]
+
+
+class Evaluator(Protocol):
+    """Scores architectures. ``evaluate`` returns one dict per architecture, in order: metrics
+    (``val_logloss``, ``val_auc``, ``latency_ms``, ``eval_seconds``, ``eval_rows``) or ``{"error": msg}``."""
+
+    def evaluate(self, architectures: Sequence[Architecture]) -> list[dict[str, Any]]: ...
+
+    def close(self) -> None: ...
+
+
+def evaluation_settings(search: Search) -> dict[str, Any]:
+    """The JSON-able settings an actor needs (actors get plain data, not the Search)."""
+    e = search.spec.evaluation
+    return {
+        "checkpoint": str(search.supernet_checkpoint),
+        "dataset": str(search.dataset.path),
+        "finetune_steps": e.finetune_steps,
+        "finetune_batch_size": e.finetune_batch_size,
+        "finetune_lr": e.finetune_lr,
+        "val_rows": e.val_rows,
+        "batch_size": e.batch_size,
+        "latency": e.latency,
+        "latency_batch_size": e.latency_batch_size,
+        "seed": search.spec.seed,
+    }
+
+
+class CandidateEvaluator:
+    """Holds one loaded supernet and the fixed evaluation data; scores one architecture at a time."""
+
+    def __init__(self, settings: dict[str, Any], threads: int | None = None) -> None:
+        import torch
+
+        from nasrec.data import Dataset
+        from nasrec.train import load_supernet
+
+        if threads:
+            torch.set_num_threads(int(threads))
+        self.settings = dict(settings)
+        self.supernet = load_supernet(settings["checkpoint"])
+        self.supernet.requires_grad_(False)
+        dataset = Dataset.open(Path(settings["dataset"]))
+        self.train_view = dataset.split("train")
+        self.val_view = dataset.split("val")
+        self.pid = os.getpid()
+
+    def ping(self) -> int:
+        return self.pid
+
+    def evaluate(self, arch_json: str) -> dict[str, Any]:
+        """Metrics of one architecture (as JSON), or ``{"error": ...}``; never raises."""
+        from nasrec.space.architecture import Architecture
+        from nasrec.train import forbid_test_split
+
+        start = time.perf_counter()
+        try:
+            with forbid_test_split():
+                arch = Architecture.from_json(arch_json)
+                out = self._evaluate(arch)
+        except Exception as exc:  # reported per candidate; the search records it as failed
+            return {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()[-4000:]}
+        out["eval_seconds"] = time.perf_counter() - start
+        return out
+
+    def _evaluate(self, arch: Architecture) -> dict[str, Any]:
+        from nasrec.subnet import SubNet
+        from nasrec.train import evaluate
+
+        s = self.settings
+        model = SubNet.from_supernet(self.supernet, arch)
+        if s["finetune_steps"] > 0:
+            finetune_head(
+                model,
+                self.train_view,
+                steps=s["finetune_steps"],
+                batch_size=s["finetune_batch_size"],
+                lr=s["finetune_lr"],
+                seed=s["seed"],
+            )
+        metrics = evaluate(model, self.val_view, batch_size=s["batch_size"], max_rows=s["val_rows"])
+        out = {
+            "val_logloss": float(metrics["logloss"]),
+            "val_auc": float(metrics["auc"]),
+            "eval_rows": metrics["rows"],
+        }
+        if s["latency"]:
+            from nasrec.cost.latency import measure_latency
+
+            out["latency_ms"] = float(measure_latency(model, s["latency_batch_size"]))
+        return out
+
+
+def finetune_head(model: Any, train_view: Any, *, steps: int, batch_size: int, lr: float, seed: int) -> None:
+    """Train only the head of ``model`` for ``steps`` batches (Adagrad, cosine-decayed lr).
+
+    The body is frozen, so its outputs are computed without autograd; only the head's parameters get
+    gradients. Batches are random train rows drawn from ``seed`` (the same for every candidate).
+    """
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+
+    head = model.head
+    body_flags = [(p, p.requires_grad) for p in model.parameters()]
+    for p, _ in body_flags:
+        p.requires_grad_(False)
+    for p in head.parameters():
+        p.requires_grad_(True)
+    optimizer = torch.optim.Adagrad(head.parameters(), lr=lr, eps=1e-2)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: 0.5 * (1 + np.cos(np.pi * min(step, steps) / max(steps, 1)))
+    )
+    rng = np.random.default_rng([seed, 31])
+    n = len(train_view)
+    was_training = model.training
+    model.train()
+    try:
+        for _ in range(steps):
+            rows = np.sort(rng.choice(n, size=min(batch_size, n), replace=False))
+            batch = train_view.take(rows)
+            logits = model(batch)
+            loss = F.binary_cross_entropy_with_logits(logits, batch.labels)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+    finally:
+        model.train(was_training)
+        for p, flag in body_flags:
+            p.requires_grad_(flag)
+
+
+class LocalEvaluator:
+    """The same evaluation in the calling process (no Ray): for tests, benchmarks and tiny jobs."""
+
+    def __init__(self, settings: dict[str, Any]) -> None:
+        self.worker = CandidateEvaluator(settings)
+
+    @classmethod
+    def for_search(cls, search: Search) -> LocalEvaluator:
+        return cls(evaluation_settings(search))
+
+    def evaluate(self, architectures: Sequence[Architecture]) -> list[dict[str, Any]]:
+        return [self.worker.evaluate(a.to_json()) for a in architectures]
+
+    def close(self) -> None:
+        pass
+
+
+class ActorPoolEvaluator:
+    """``num_actors`` Ray actors, each holding the supernet; candidates are spread over them.
+
+    Starts a local Ray runtime when none is running (and shuts it down on ``close``), or joins
+    ``address``. Results come back in the order of the architectures, whatever actor scored them.
+    """
+
+    def __init__(
+        self,
+        settings: dict[str, Any],
+        *,
+        num_actors: int = 1,
+        cpus_per_actor: float = 1,
+        gpus_per_actor: float = 0,
+        address: str | None = None,
+    ) -> None:
+        import ray
+        from ray.util import ActorPool
+
+        self._owns_ray = False
+        if not ray.is_initialized():
+            _init_ray(address, num_actors, cpus_per_actor)
+            self._owns_ray = True
+        threads = max(1, int(cpus_per_actor))
+        remote_cls = ray.remote(num_cpus=cpus_per_actor, num_gpus=gpus_per_actor, max_restarts=1)(
+            CandidateEvaluator
+        )
+        self.actors = [remote_cls.remote(settings, threads) for _ in range(num_actors)]
+        ray.get([a.ping.remote() for a in self.actors])  # surface load errors here, not per candidate
+        self.pool = ActorPool(self.actors)
+
+    @classmethod
+    def for_search(cls, search: Search) -> ActorPoolEvaluator:
+        r = search.spec.resources
+        return cls(
+            evaluation_settings(search),
+            num_actors=r.eval_actors,
+            cpus_per_actor=r.cpus_per_actor,
+            gpus_per_actor=r.gpus_per_actor,
+            address=r.ray_address,
+        )
+
+    def evaluate(self, architectures: Sequence[Architecture]) -> list[dict[str, Any]]:
+        from ray.exceptions import RayError
+
+        jobs = [a.to_json() for a in architectures]
+        results: list[dict[str, Any]] = []
+        try:
+            results = list(self.pool.map(lambda actor, arch: actor.evaluate.remote(arch), jobs))
+        except RayError as exc:  # an actor died: report the rest as failed instead of losing the round
+            results += [{"error": f"evaluation actor failed: {exc}"}] * (len(jobs) - len(results))
+            self.pool = __import__("ray.util", fromlist=["ActorPool"]).ActorPool(self.actors)
+        return results
+
+    def close(self) -> None:
+        import ray
+
+        for actor in getattr(self, "actors", []):
+            ray.kill(actor)
+        self.actors = []
+        if self._owns_ray and ray.is_initialized():
+            ray.shutdown()
+
+    def __enter__(self) -> ActorPoolEvaluator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _init_ray(address: str | None, num_actors: int, cpus_per_actor: float) -> None:
+    import ray
+
+    if address:
+        ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
+        return
+    cpus = max(os.cpu_count() or 1, int(num_actors * cpus_per_actor + 0.999))
+    ray.init(
+        num_cpus=cpus,
+        include_dashboard=False,
+        log_to_driver=False,
+        ignore_reinit_error=True,
+        configure_logging=False,
+    )

@@ -1,0 +1,251 @@
+"""Finalisation: retrain the top-k from scratch, select on validation, test the winner once.
+
+1. The top-k distinct (by canonical hash) feasible candidates of the search, by their one-shot score,
+   and the job's baselines, are each trained from scratch as a standalone SubNet (``train_subnet``)
+   on the train split and validated on the val split. This runs under ``forbid_test_split``: any
+   attempt to read the test split raises.
+2. The winner is the found model with the best *validation* score among the feasible ones. Only then,
+   outside the guard, is the test split opened: the winner is evaluated on it once, and each baseline
+   once (no selection happens among baselines, so testing them is a fair comparison, not a choice).
+3. Every record (architecture, costs, validation and test metrics, checkpoint) is written to the
+   study as it is produced (``nasrec_final:<name>``), so an interrupted finalisation resumes without
+   retraining a finished model or testing anything twice.
+
+Baselines are fixed architectures in ``search_spaces/baselines/<name>.json`` (nasrec Architecture JSON
+plus a ``description``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nasrec.errors import ConfigError, NotFoundError
+from nasrec.search.leaderboard import Entry, rank_entries
+
+if TYPE_CHECKING:
+    from nasrec.search.search import PhaseProgress, Search
+    from nasrec.space.architecture import Architecture
+
+__all__ = ["baselines_dir", "final_leaderboard", "finalize", "list_baselines", "load_baseline"]
+
+RECORD_PREFIX = "nasrec_final:"
+WINNER_ATTR = "nasrec_winner"
+
+
+def baselines_dir() -> Path:
+    from nasrec.home import project_root
+
+    return project_root() / "search_spaces" / "baselines"
+
+
+def list_baselines() -> list[str]:
+    d = baselines_dir()
+    return sorted(p.stem for p in d.glob("*.json")) if d.is_dir() else []
+
+
+def load_baseline(name: str) -> tuple[Architecture, str]:
+    """A baseline architecture (canonical) and its description."""
+    from nasrec.space.architecture import Architecture
+
+    path = baselines_dir() / f"{name}.json"
+    if not path.is_file():
+        raise NotFoundError(f"no baseline {name!r}; available: {', '.join(list_baselines())}")
+    data = json.loads(path.read_text())
+    arch = Architecture.from_dict({"blocks": data["blocks"]})
+    return arch.canonical(), str(data.get("description", ""))
+
+
+def job_baselines(search: Search) -> list[str]:
+    """The baselines the job asks for: all of them (``true``), none, or the listed ones."""
+    wanted = search.spec.finalize.baselines
+    if wanted is True:
+        return list_baselines()
+    if wanted is False:
+        return []
+    missing = [b for b in wanted if b not in list_baselines()]
+    if missing:
+        raise ConfigError(f"finalize.baselines: unknown baseline(s) {missing}; available: {list_baselines()}")
+    return list(wanted)
+
+
+def retrain_config(search: Search) -> Any:
+    """One ``TrainConfig`` for every from-scratch model of the job (found and baselines alike)."""
+    from nasrec.train import TrainConfig
+
+    f, r = search.spec.finalize, search.spec.resources
+    return TrainConfig(
+        steps=f.retrain_steps,
+        epochs=f.retrain_epochs,
+        batch_size=f.batch_size,
+        lr=f.lr,
+        sparse_lr=f.lr,
+        eval_rows=f.val_rows,
+        eval_batch_size=search.spec.evaluation.batch_size,
+        seed=search.spec.seed,
+        checkpoint_every=None,
+        keep_checkpoints=1,
+        log_every=max(1, (f.retrain_steps or 1000) // 20),
+        num_workers=r.workers,
+        cpus_per_worker=r.cpus_per_worker,
+        use_gpu=r.gpus_per_worker > 0,
+    )
+
+
+def records(search: Search) -> dict[str, dict[str, Any]]:
+    """Stored finalisation records by name."""
+    return {
+        key[len(RECORD_PREFIX) :]: value
+        for key, value in search.study.user_attrs.items()
+        if key.startswith(RECORD_PREFIX)
+    }
+
+
+def finalize(search: Search, *, progress: PhaseProgress | None = None) -> list[Entry]:
+    """Retrain, select on validation, test once; returns the final leaderboard (see module docstring)."""
+    from nasrec.train import forbid_test_split
+
+    search.set_phase("finalize")
+    with forbid_test_split():
+        todo = _selection_pool(search)
+        done = records(search)
+        for i, (name, kind, arch, extra) in enumerate(todo):
+            if progress:
+                progress("finalize", i, len(todo), {"model": name})
+            if name not in done:
+                done[name] = _retrain(search, name, kind, arch, extra, progress)
+                search.study.set_user_attr(RECORD_PREFIX + name, done[name])
+        if progress:
+            progress("finalize", len(todo), len(todo), {})
+        winner = _select(search, [done[name] for name, kind, _, _ in todo if kind == "found"])
+    if winner is not None:
+        search.study.set_user_attr(WINNER_ATTR, winner)
+    # Selection is over: from here on, the test split is read once per model, for the winner and
+    # the baselines only.
+    for name, kind, _, _ in todo:
+        record = done[name]
+        if (kind == "baseline" or name == winner) and "test_logloss" not in record:
+            record.update(_test_once(search, record))
+            search.study.set_user_attr(RECORD_PREFIX + name, record)
+    return final_leaderboard(search)
+
+
+def _selection_pool(search: Search) -> list[tuple[str, str, Architecture, dict[str, Any]]]:
+    pool: list[tuple[str, str, Architecture, dict[str, Any]]] = []
+    for rank, entry in enumerate(search.top_candidates(search.spec.finalize.top_k)):
+        from nasrec.space.architecture import Architecture
+
+        extra = {
+            "trial": entry.trial,
+            "oneshot_rank": rank,
+            **{f"oneshot_{k}": v for k, v in entry.metrics.items() if k.startswith("val_")},
+        }
+        pool.append((f"found-{rank + 1}", "found", Architecture.from_dict(entry.architecture), extra))
+    for name in job_baselines(search):
+        arch, description = load_baseline(name)
+        pool.append((name, "baseline", arch, {"description": description}))
+    return pool
+
+
+def _retrain(
+    search: Search,
+    name: str,
+    kind: str,
+    arch: Architecture,
+    extra: dict[str, Any],
+    progress: PhaseProgress | None,
+) -> dict[str, Any]:
+    from nasrec.train import train_subnet
+
+    def report(step: int, total: int, metrics: dict[str, Any]) -> None:
+        if progress:
+            progress("retrain", step, total, {"model": name, **metrics})
+
+    result = train_subnet(
+        arch,
+        dataset=search.dataset,
+        config=retrain_config(search),
+        run_dir=search.run_dir / "final" / name,
+        resume=True,
+        progress=report,
+    )
+    metrics = result.metrics
+    costs = search.costs(arch)
+    record: dict[str, Any] = {
+        "name": name,
+        "kind": kind,
+        "architecture": arch.to_dict(),
+        "arch_hash": arch.canonical_hash(),
+        "checkpoint": None if result.checkpoint is None else str(result.checkpoint),
+        "val_logloss": _num(metrics.get("logloss")),
+        "val_auc": _num(metrics.get("auc")),
+        "val_rows": metrics.get("rows"),
+        "train_loss": _num(metrics.get("train_loss")),
+        "diverged": bool(metrics.get("diverged", False)),
+        **costs,
+        **extra,
+    }
+    broken = search.violations(costs, kinds=("analytic",))
+    record["feasible"] = not broken and not record["diverged"]
+    record["violations"] = broken
+    return record
+
+
+def _select(search: Search, found: list[dict[str, Any]]) -> str | None:
+    """The winner: best validation score among the feasible retrained found models."""
+    metric, minimize = search.objectives[0]
+    candidates = [r for r in found if r["feasible"] and r.get(metric) is not None]
+    if not candidates:
+        return None
+    best = min(candidates, key=lambda r: r[metric] if minimize else -r[metric])
+    return str(best["name"])
+
+
+def _test_once(search: Search, record: dict[str, Any]) -> dict[str, Any]:
+    from nasrec.train import evaluate, load_subnet
+
+    if record.get("checkpoint") is None:
+        raise NotFoundError(f"{record['name']}: no checkpoint to test")
+    model = load_subnet(record["checkpoint"])
+    metrics = evaluate(model, search.dataset.split("test"), batch_size=search.spec.evaluation.batch_size)
+    return {
+        "test_logloss": float(metrics["logloss"]),
+        "test_auc": _num(metrics["auc"]),
+        "test_rows": metrics["rows"],
+    }
+
+
+def final_leaderboard(search: Search) -> list[Entry]:
+    """Found models (retrained) and baselines, feasible first, by validation score, Pareto-ranked."""
+    winner = search.study.user_attrs.get(WINNER_ATTR)
+    entries = []
+    for name, r in records(search).items():
+        metrics = {
+            k: float(v)
+            for k, v in r.items()
+            if isinstance(v, int | float) and not isinstance(v, bool) and k not in ("trial", "oneshot_rank")
+        }
+        entries.append(
+            Entry(
+                name=name,
+                kind=r["kind"],
+                architecture=r["architecture"],
+                arch_hash=r["arch_hash"],
+                feasible=bool(r["feasible"]),
+                metrics=metrics,
+                trial=r.get("trial"),
+                winner=name == winner,
+                violations=tuple(r.get("violations", ())),
+            )
+        )
+    objectives = [(m, mn) for m, mn in search.objectives if m != "latency_ms"]
+    return rank_entries(entries, objectives)
+
+
+def _num(value: Any) -> float | None:
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return None
+    return out if out == out else None

@@ -1,0 +1,495 @@
+"""``Search``: the one object where a controller and the job's Optuna study meet.
+
+Phases (each resumable from what the study and the run directory hold):
+
+1. ``train_supernet``: the weight-sharing supernet, step-level checkpoints in ``<run_dir>/supernet``;
+2. ``run_search``: rounds of propose -> screen -> evaluate -> tell (below);
+3. ``finalize``: top-k retrained from scratch, selection on validation, one test evaluation
+   (:mod:`nasrec.search.finalize`).
+
+One search round:
+
+* the controller proposes (fixed params are enqueued, the rest are left to the study's sampler); each
+  proposal is asked as a trial and turned into an architecture define-by-run;
+* screening, all before any evaluation: analytic costs (FLOPs, params) are computed and constraints on
+  them checked; an infeasible architecture is told ``PRUNED`` with its costs and violations; one whose
+  canonical hash was already evaluated is told ``COMPLETE`` with the stored result (``duplicate_of``);
+  neither counts against ``search.candidates``;
+* the rest are evaluated together on the evaluator (a pool of Ray actors), then told in trial order with
+  their metrics and measured latency as user attributes (and objective values where the spec asks);
+* ``controller.observe`` sees the finished trials.
+
+Round sizes come from the spec, not from the number of actors, and every random draw is seeded from the
+job seed and the number of trials so far, so the same spec and seed give the same candidates on any
+hardware, and a restarted search proposes what an uninterrupted one would. Trials left ``WAITING`` or
+``RUNNING`` by a crash are finished first; completed trials are never evaluated again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from nasrec.errors import ConfigError, NotFoundError
+from nasrec.search.controllers.base import Controller, ControllerContext, Proposal
+from nasrec.search.leaderboard import Entry, rank_entries, search_entries
+from nasrec.search.study import PHASE_ATTR, create_job_study, open_study, stored_spec
+from nasrec.search.suggest import architecture_to_params, params_to_architecture, suggest_architecture
+from nasrec.spec import METRICS, JobSpec, load_spec
+
+if TYPE_CHECKING:
+    import optuna
+
+    from nasrec.search.evaluate import Evaluator
+    from nasrec.space.architecture import Architecture
+
+__all__ = ["Search", "create_search", "load_search"]
+
+log = logging.getLogger(__name__)
+
+#: ``progress(phase, done, total, info)``; phases: "supernet", "search", "finalize".
+PhaseProgress = Callable[[str, int, int, dict[str, Any]], None]
+
+CHECKPOINT_ATTR = "nasrec_supernet_checkpoint"
+
+
+def create_search(
+    spec: JobSpec | dict[str, Any] | str | Path,
+    *,
+    storage: str | None = None,
+    run_dir: str | Path | None = None,
+    load_if_exists: bool = False,
+) -> Search:
+    """A new search for ``spec`` (a ``JobSpec``, a dict, or a YAML path), with its study in ``storage``.
+
+    ``storage`` defaults to ``default_database_url()`` and ``run_dir`` to ``runs_dir()/<job name>``.
+    With ``load_if_exists`` the same job (same spec fingerprint) is resumed instead of refused.
+    """
+    from nasrec.home import default_database_url
+
+    if isinstance(spec, str | Path):
+        spec = load_spec(spec)
+    spec = JobSpec.parse(spec)
+    url = storage or default_database_url()
+    study = create_job_study(spec, url, load_if_exists=load_if_exists)
+    return Search(spec, study, url=url, run_dir=run_dir)
+
+
+def load_search(name: str, *, storage: str | None = None, run_dir: str | Path | None = None) -> Search:
+    """The stored search ``name``: its spec is read from the study, so any process can load it."""
+    from nasrec.home import default_database_url
+
+    url = storage or default_database_url()
+    study = open_study(name, url)
+    return Search(stored_spec(study), study, url=url, run_dir=run_dir)
+
+
+@dataclass(frozen=True)
+class RoundReport:
+    """What one round did (for progress displays and tests)."""
+
+    proposed: int
+    evaluated: int
+    duplicates: int
+    infeasible: int
+    failed: int
+
+
+class Search:
+    """A job's search: phases, state in the study, the controller, and the evaluator."""
+
+    def __init__(self, spec: JobSpec, study: optuna.Study, *, url: str, run_dir: str | Path | None = None):
+        from nasrec.home import runs_dir
+
+        self.spec = spec
+        self.study = study
+        self.url = url
+        self.run_dir = Path(run_dir) if run_dir is not None else runs_dir() / spec.job_name
+        self._space: Any = None
+        self._dataset: Any = None
+        self._controller: Controller | None = None
+
+    # ---- identity and lazily opened inputs ---------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self.study.study_name
+
+    @property
+    def space(self) -> Any:
+        if self._space is None:
+            from nasrec.space import load_space
+
+            self._space = load_space(self.spec.space)
+        return self._space
+
+    @property
+    def dataset(self) -> Any:
+        if self._dataset is None:
+            from nasrec.data import Dataset
+
+            self._dataset = Dataset.open(self.spec.dataset)
+        return self._dataset
+
+    @property
+    def schema(self) -> Any:
+        return self.dataset.schema
+
+    @property
+    def phase(self) -> str:
+        return str(self.study.user_attrs.get(PHASE_ATTR, "created"))
+
+    def set_phase(self, phase: str) -> None:
+        self.study.set_user_attr(PHASE_ATTR, phase)
+
+    @property
+    def objectives(self) -> list[tuple[str, bool]]:
+        return [(o.name, o.minimize) for o in self.spec.objectives]
+
+    # ---- costs and constraints ---------------------------------------------------------------------
+
+    def costs(self, arch: Architecture) -> dict[str, float]:
+        """Analytic costs of ``arch`` on this dataset's schema: instant, no evaluation."""
+        from nasrec.cost import flops, params
+
+        return {"flops": float(flops(arch, self.schema)), "params": float(params(arch, self.schema))}
+
+    def violations(self, metrics: dict[str, float], *, kinds: Sequence[str]) -> list[str]:
+        """The spec's constraints of the given metric kinds that ``metrics`` break."""
+        return [
+            str(c)
+            for c in self.spec.constraints
+            if c.kind in kinds and c.metric in metrics and not c.satisfied(metrics[c.metric])
+        ]
+
+    def feasible(self, arch: Architecture) -> bool:
+        """Analytic constraints hold (measured ones are only known after evaluation)."""
+        if not any(c.kind == "analytic" for c in self.spec.constraints):
+            return True
+        return not self.violations(self.costs(arch), kinds=("analytic",))
+
+    # ---- the controller ----------------------------------------------------------------------------
+
+    @property
+    def controller(self) -> Controller:
+        if self._controller is None:
+            from nasrec.search.controllers import make_controller
+
+            context = ControllerContext(
+                space=self.space,
+                settings=self.spec.search,
+                seed=self.spec.seed,
+                directions=tuple(o.direction.value for o in self.spec.objectives),
+                feasible=self.feasible,
+                canonical_hash=lambda arch: arch.canonical_hash(),
+                encode=lambda arch: architecture_to_params(arch, self.space),
+            )
+            self._controller = make_controller(self.spec.search.controller, context)
+            self._controller.restore(self.trials())
+        return self._controller
+
+    # ---- trials ------------------------------------------------------------------------------------
+
+    def trials(self, states: Sequence[Any] | None = None) -> list[optuna.trial.FrozenTrial]:
+        return self.study.get_trials(deepcopy=False, states=states)
+
+    def counts(self) -> dict[str, int]:
+        """Trials by nasrec status: evaluated (the budget), duplicate, infeasible, failed, pending."""
+        out = {"evaluated": 0, "duplicate": 0, "infeasible": 0, "failed": 0, "pending": 0}
+        for t in self.trials():
+            status = t.user_attrs.get("status")
+            out[status if status in out else "pending"] += 1
+        return out
+
+    def leaderboard(self) -> list[Entry]:
+        """The search leaderboard (one-shot scores), feasible first, Pareto ranks on the objectives."""
+        return rank_entries(search_entries(self.trials()), self.objectives)
+
+    def top_candidates(self, k: int) -> list[Entry]:
+        """The ``k`` best distinct feasible architectures by the primary one-shot objective."""
+        return [e for e in self.leaderboard() if e.feasible and e.metric(self.objectives[0][0]) is not None][
+            :k
+        ]
+
+    # ---- phase 2: search ---------------------------------------------------------------------------
+
+    def run_search(
+        self, evaluator: Evaluator | None = None, *, progress: PhaseProgress | None = None
+    ) -> dict[str, int]:
+        """Propose, screen, evaluate and tell until ``search.candidates`` distinct architectures are
+        evaluated (or the proposal cap / the controller runs out). Returns ``counts()``."""
+        budget = self.spec.search.candidates
+        cap = budget * self.spec.search.max_proposals_factor
+        own = evaluator is None
+        evaluator = evaluator or self.make_evaluator()
+        try:
+            self.set_phase("search")
+            self._finish_leftovers(evaluator)
+            while True:
+                history = self.trials()
+                counts = self.counts()
+                if progress:
+                    progress("search", counts["evaluated"], budget, counts)
+                left = budget - counts["evaluated"]
+                if left <= 0:
+                    break
+                if len(history) >= cap:
+                    log.warning("search %s: stopping after %d proposals (cap)", self.name, len(history))
+                    break
+                proposals = self.controller.propose(history, left)
+                if not proposals:
+                    log.warning("search %s: the controller has nothing more to propose", self.name)
+                    break
+                self.study.sampler = self.controller.sampler(self._round_seed(len(history)))
+                round_no = 1 + max((t.user_attrs.get("round", -1) for t in history), default=-1)
+                asked = [self._ask(p, round_no) for p in proposals]
+                finished = self._settle(asked, evaluator)
+                self.controller.observe(finished)
+            self.set_phase("searched")
+            return self.counts()
+        finally:
+            if own:
+                evaluator.close()
+
+    def make_evaluator(self) -> Evaluator:
+        """The Ray actor pool for this job (loads the supernet once per actor)."""
+        from nasrec.search.evaluate import ActorPoolEvaluator
+
+        return ActorPoolEvaluator.for_search(self)
+
+    def _round_seed(self, n_trials: int) -> int:
+        return int(np.random.SeedSequence([self.spec.seed, 7, n_trials]).generate_state(1)[0])
+
+    def _ask(self, proposal: Proposal, round_no: int) -> tuple[Any, Architecture]:
+        attrs = {**proposal.attrs, "round": round_no}
+        if proposal.params is not None:
+            self.study.enqueue_trial(proposal.params, user_attrs=attrs)
+            trial = self.study.ask()
+        else:
+            trial = self.study.ask()
+            for key, value in attrs.items():
+                trial.set_user_attr(key, value)
+        return trial, suggest_architecture(trial, self.space)
+
+    def _finish_leftovers(self, evaluator: Evaluator) -> None:
+        """Trials a crash left ``WAITING`` (enqueued) or ``RUNNING`` (asked): finish them, no re-proposal."""
+        import optuna
+        from optuna.trial import TrialState
+
+        leftovers = self.trials(states=(TrialState.WAITING, TrialState.RUNNING))
+        if not leftovers:
+            return
+        self.study.sampler = optuna.samplers.RandomSampler(seed=self._round_seed(len(self.trials())))
+        asked = []
+        for frozen in sorted(leftovers, key=lambda t: t.number):
+            if frozen.state == TrialState.WAITING:
+                trial = self.study.ask()  # pops the oldest waiting trial
+            else:
+                trial = optuna.Trial(self.study, frozen._trial_id)
+            stored = trial.user_attrs.get("architecture")
+            if stored is not None:
+                from nasrec.space.architecture import Architecture
+
+                arch = Architecture.from_json(stored)
+            else:
+                arch = suggest_architecture(trial, self.space)
+            asked.append((trial, arch))
+        log.info("search %s: finishing %d interrupted trials", self.name, len(asked))
+        self._settle(asked, evaluator)
+
+    def _settle(self, asked: Sequence[tuple[Any, Architecture]], evaluator: Evaluator) -> list[Any]:
+        """Screen, evaluate and tell one round of asked trials; returns the finished frozen trials."""
+        from optuna.trial import TrialState
+
+        known: dict[str, Any] = {}
+        for t in self.trials(states=(TrialState.COMPLETE,)):
+            if t.user_attrs.get("status") == "evaluated":
+                known.setdefault(t.user_attrs["arch_hash"], t)
+
+        to_evaluate: list[tuple[Any, Architecture, dict[str, float]]] = []
+        duplicates: list[tuple[Any, str]] = []
+        infeasible: list[Any] = []
+        first_in_round: dict[str, Any] = {}
+        for trial, arch in asked:
+            key = arch.canonical_hash()
+            costs = self.costs(arch)
+            trial.set_user_attr("architecture", arch.to_json())
+            trial.set_user_attr("arch_hash", key)
+            for name, value in costs.items():
+                trial.set_user_attr(name, value)
+            broken = self.violations(costs, kinds=("analytic",))
+            if broken:
+                self._set_constraints(trial, costs)
+                trial.set_user_attr("status", "infeasible")
+                trial.set_user_attr("feasible", False)
+                trial.set_user_attr("violations", broken)
+                infeasible.append(trial)
+            elif key in known or key in first_in_round:
+                duplicates.append((trial, key))
+            else:
+                first_in_round[key] = trial
+                to_evaluate.append((trial, arch, costs))
+
+        results = evaluator.evaluate([arch for _, arch, _ in to_evaluate]) if to_evaluate else []
+        outcome: dict[int, tuple[str, Any]] = {}
+        for trial in infeasible:
+            outcome[trial.number] = ("pruned", None)
+        for (trial, _arch, costs), result in zip(to_evaluate, results, strict=True):
+            if "error" in result:
+                trial.set_user_attr("status", "failed")
+                trial.set_user_attr("error", str(result["error"])[:2000])
+                outcome[trial.number] = ("fail", None)
+                continue
+            metrics = {**costs, **{k: float(v) for k, v in result.items() if isinstance(v, int | float)}}
+            self._record_metrics(trial, metrics)
+            trial.set_user_attr("status", "evaluated")
+            known[trial.user_attrs["arch_hash"]] = trial
+            outcome[trial.number] = ("complete", self._values(metrics))
+        for trial, key in duplicates:
+            original = known.get(key)
+            if original is None or original.user_attrs.get("status") != "evaluated":
+                trial.set_user_attr("status", "failed")
+                trial.set_user_attr("error", "duplicate of a candidate whose evaluation failed")
+                outcome[trial.number] = ("fail", None)
+                continue
+            number = original.number
+            trial.set_user_attr("status", "duplicate")
+            trial.set_user_attr("duplicate_of", number)
+            metrics = {k: original.user_attrs[k] for k in _RESULT_ATTRS if k in original.user_attrs}
+            self._record_metrics(trial, metrics)
+            outcome[trial.number] = ("complete", self._values(metrics))
+
+        finished = []
+        by_number = {trial.number: trial for trial, _ in asked}
+        for number in sorted(outcome):
+            kind, values = outcome[number]
+            trial = by_number[number]
+            if kind == "complete":
+                finished.append(self.study.tell(trial, values))
+            elif kind == "pruned":
+                finished.append(self.study.tell(trial, state=TrialState.PRUNED))
+            else:
+                finished.append(self.study.tell(trial, state=TrialState.FAIL))
+        return finished
+
+    def _record_metrics(self, trial: Any, metrics: dict[str, float]) -> None:
+        for name, value in metrics.items():
+            if name in _RESULT_ATTRS:
+                trial.set_user_attr(name, value)
+        broken = self.violations(metrics, kinds=("analytic", "measured", "evaluated"))
+        trial.set_user_attr("feasible", not broken)
+        trial.set_user_attr("violations", broken)
+        self._set_constraints(trial, metrics)
+
+    def _set_constraints(self, trial: Any, metrics: dict[str, float]) -> None:
+        """Violations for Optuna's constrained samplers (> 0 infeasible); unknown metrics count as met."""
+        for i, c in enumerate(self.spec.constraints):
+            value = c.violation(metrics[c.metric]) if c.metric in metrics else 0.0
+            trial.set_constraint(f"{i}:{c}", value)
+
+    def _values(self, metrics: dict[str, float]) -> list[float]:
+        missing = [o.name for o in self.spec.objectives if o.name not in metrics]
+        if missing:
+            raise ConfigError(f"the evaluation did not produce objective(s) {missing}")
+        return [float(metrics[o.name]) for o in self.spec.objectives]
+
+    # ---- phase 1: supernet -------------------------------------------------------------------------
+
+    def supernet_config(self) -> Any:
+        """The ``TrainConfig`` of the supernet, from the spec."""
+        from nasrec.train import TrainConfig
+
+        s, r = self.spec.supernet, self.spec.resources
+        return TrainConfig(
+            steps=s.steps,
+            batch_size=s.batch_size,
+            lr=s.lr,
+            sparse_lr=s.sparse_lr if s.sparse_lr is not None else s.lr,
+            path_warmup_steps=s.warmup_k,
+            sampler=s.sampler,
+            checkpoint_every=s.checkpoint_every,
+            eval_rows=min(self.spec.evaluation.val_rows, 20_000),
+            seed=self.spec.seed,
+            num_workers=r.workers,
+            cpus_per_worker=r.cpus_per_worker,
+            use_gpu=r.gpus_per_worker > 0,
+        )
+
+    def train_supernet(self, *, progress: PhaseProgress | None = None) -> Path:
+        """Train (or resume, or reuse) the supernet; returns its checkpoint directory."""
+        from nasrec.train import train_supernet
+
+        done = self.study.user_attrs.get(CHECKPOINT_ATTR)
+        if done and Path(done).exists():
+            return Path(done)
+        self.set_phase("supernet")
+
+        def report(step: int, total: int, metrics: dict[str, Any]) -> None:
+            if progress:
+                progress("supernet", step, total, metrics)
+
+        result = train_supernet(
+            dataset=self.dataset,
+            space=self.space,
+            config=self.supernet_config(),
+            run_dir=self.run_dir / "supernet",
+            resume=True,
+            progress=report,
+        )
+        if result.checkpoint is None or not result.completed:
+            raise NotFoundError(f"supernet training of {self.name!r} did not complete (step {result.step})")
+        self.study.set_user_attr(CHECKPOINT_ATTR, str(result.checkpoint))
+        self.study.set_user_attr("nasrec_supernet_metrics", _jsonable(result.metrics))
+        return Path(result.checkpoint)
+
+    @property
+    def supernet_checkpoint(self) -> Path:
+        done = self.study.user_attrs.get(CHECKPOINT_ATTR)
+        if not done:
+            raise NotFoundError(f"search {self.name!r} has no trained supernet yet; run train_supernet()")
+        return Path(done)
+
+    # ---- phase 3 and the whole job -----------------------------------------------------------------
+
+    def finalize(self, *, progress: PhaseProgress | None = None) -> list[Entry]:
+        """Retrain the top-k and the baselines, select on validation, test the winner once."""
+        from nasrec.search.finalize import finalize
+
+        return finalize(self, progress=progress)
+
+    def final_leaderboard(self) -> list[Entry]:
+        from nasrec.search.finalize import final_leaderboard
+
+        return final_leaderboard(self)
+
+    def run(
+        self, *, progress: PhaseProgress | None = None, evaluator: Evaluator | None = None
+    ) -> list[Entry]:
+        """The whole job: supernet, search, finalisation; returns the final leaderboard."""
+        self.train_supernet(progress=progress)
+        self.run_search(evaluator, progress=progress)
+        entries = self.finalize(progress=progress)
+        self.set_phase("done")
+        return entries
+
+    def architecture_of(self, trial: optuna.trial.FrozenTrial) -> Architecture:
+        """A trial's architecture, from its stored JSON or (if it has none yet) its params."""
+        from nasrec.space.architecture import Architecture
+
+        stored = trial.user_attrs.get("architecture")
+        if stored is not None:
+            return Architecture.from_json(stored)
+        return params_to_architecture(trial.params, self.space)
+
+
+_RESULT_ATTRS = tuple(METRICS) + ("eval_seconds", "eval_rows")
+
+
+def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(json.dumps(data, default=float))
