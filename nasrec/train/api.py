@@ -8,6 +8,7 @@ overhead) unless ``config.use_ray`` is True; more workers always go through Ray 
 
 from __future__ import annotations
 
+from os import PathLike
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +75,7 @@ def _device_of(model: Any) -> Any:
 def _open_dataset(dataset: Any) -> Any:
     from nasrec.data import Dataset
 
-    return dataset if hasattr(dataset, "split") else Dataset.open(dataset)
+    return Dataset.open(dataset) if isinstance(dataset, str | PathLike) else dataset
 
 
 def _dataset_ref(dataset: Any) -> str:
