@@ -97,6 +97,15 @@ class Comm:
         dist.all_reduce(t, op=dist.ReduceOp.MAX)
         return bool(t.item() > 0)
 
+    def any_of(self, *flags: bool) -> tuple[bool, ...]:
+        """``any`` for several flags in one collective."""
+        import torch
+        import torch.distributed as dist
+
+        t = torch.tensor([1.0 if f else 0.0 for f in flags])
+        dist.all_reduce(t, op=dist.ReduceOp.MAX)
+        return tuple(bool(v > 0) for v in t.tolist())
+
     def mean(self, value: float) -> float:
         import torch
         import torch.distributed as dist

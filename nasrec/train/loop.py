@@ -12,6 +12,7 @@ the path sampler's numpy Generator, and the data position (epoch, batch within t
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 import time
@@ -293,8 +294,15 @@ def train_loop(
                 batch_in_epoch += 1
                 value = float(loss.detach())
                 loss_sum, loss_count = loss_sum + value, loss_count + 1
-                if not math.isfinite(value):
-                    diverged = True
+                # stop and divergence are decided together, by every rank, so none runs on alone
+                wants_stop = (
+                    bool(should_stop()) if (should_stop is not None and rank0 and step < total) else False
+                )
+                diverged = not math.isfinite(value)
+                if comm is not None:
+                    diverged, wants_stop = comm.any_of(diverged, wants_stop)
+                if diverged:  # keep the last good checkpoint; report what happened
+                    break
                 if config.checkpoint_every and step % config.checkpoint_every == 0 and step < total:
                     checkpoint(False, {})
                     last_saved = step
@@ -315,11 +323,8 @@ def train_loop(
                         )
                     last_loss = mean_loss
                     loss_sum, loss_count, window_start = 0.0, 0, time.perf_counter()
-                if step >= total or diverged:
+                if step >= total:
                     break
-                wants_stop = should_stop() if (should_stop is not None and rank0) else False
-                if comm is not None:
-                    wants_stop = comm.any(wants_stop)
                 if wants_stop:
                     stopped = True
                     break
@@ -337,7 +342,9 @@ def train_loop(
         return TrainResult(path, {"train_loss": train_loss}, step, total, stopped=True, model=model)
 
     metrics: dict[str, Any] = {"train_loss": train_loss, "diverged": diverged, "steps": step}
-    if task.validate is not None and val_view is not None and rank0:
+    if diverged:  # a terminal outcome (resuming would diverge again): no validation of NaN weights
+        metrics.update(logloss=float("nan"), auc=float("nan"), rows=0)
+    elif task.validate is not None and val_view is not None and rank0:
         metrics.update(task.validate(model, val_view))
     model.train()
     path = checkpoint(True, metrics)
@@ -357,7 +364,7 @@ def _check_same_run(meta: dict[str, Any], task: TrainTask, config: TrainConfig) 
     current = config.trajectory_dict()
     diff = sorted(k for k in current if stored.get(k) != current[k])
     for key, value in task.metadata.items():
-        if meta.get(key) != value:
+        if meta.get(key) != json.loads(json.dumps(value)):  # compare as stored (tuples become lists)
             diff.append(key)
     if diff:
         raise ConflictError(

@@ -174,3 +174,13 @@ def test_test_split_is_refused_for_training_and_selection(tiny_dataset: Any) -> 
         evaluate(task.model, test_view)
     # the final, once-only test evaluation happens outside training and search
     assert evaluate(task.model, test_view)["rows"] == 300
+
+
+def test_divergence_ends_the_run_with_a_clear_result(tiny_dataset: Any, run_dir: Path) -> None:
+    task = tiny_task(tiny_dataset.schema)
+    forward = task.forward
+    task.forward = lambda m, b, step, rng: forward(m, b, step, rng) * (float("nan") if step == 3 else 1.0)
+    result = train_loop(task, train_view=tiny_dataset.split("train"), val_view=tiny_dataset.split("val"),
+                        config=config(), run_dir=run_dir)  # fmt: skip
+    assert result.step == 4 and result.metrics["diverged"] is True and result.metrics["rows"] == 0
+    assert latest_checkpoint(run_dir).metadata["final"] is True  # type: ignore[union-attr]
