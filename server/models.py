@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -76,7 +76,7 @@ class DatasetUpload(IngestOptions):
 
 class DatasetRegister(_In):
     name: str = DatasetName
-    path: str | list[str] = Field(
+    path: str | Annotated[list[str], Field(min_length=1, max_length=3)] = Field(
         description="relative to the server's data root: a nasrec dataset directory, or raw file(s) "
         "to ingest (one file: split 8:1:1; three: train, val, test)"
     )
@@ -92,7 +92,7 @@ class DatasetRegister(_In):
 class DatasetSynthesize(_In):
     name: str = DatasetName
     rows: int = Field(default=200_000, ge=10, description="number of rows (the server sets a maximum)")
-    seed: int = Field(default=0, ge=0)
+    seed: int = Field(default=0, ge=0, lt=2**32)
 
 
 class DatasetPublic(_Out):

@@ -17,6 +17,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DataError as DBDataError
 from sqlalchemy.exc import OperationalError
 from starlette.responses import JSONResponse
 
@@ -42,9 +43,13 @@ def _loc(loc: tuple | list) -> str:
     return ".".join(parts) if parts else "request"
 
 
+def _msg(error: dict) -> str:
+    return str(error.get("msg", "invalid")).removeprefix("Value error, ")
+
+
 def readable(exc: RequestValidationError) -> str:
     """``body.rows: Input should be greater than or equal to 10; query.limit: ...``"""
-    return "; ".join(f"{_loc(e.get('loc', ()))}: {e.get('msg', 'invalid')}" for e in exc.errors())
+    return "; ".join(f"{_loc(e.get('loc', ()))}: {_msg(e)}" for e in exc.errors())
 
 
 async def _nasrec_error(request: Request, exc: Exception) -> JSONResponse:
@@ -56,6 +61,14 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [{k: v for k, v in e.items() if k in ("type", "loc", "msg")} for e in exc.errors()]
     return JSONResponse({"detail": readable(exc), "errors": jsonable_encoder(errors)}, status_code=422)
+
+
+async def _unstorable_value(request: Request, exc: Exception) -> JSONResponse:
+    log.info("unstorable value on %s %s: %s", request.method, request.url.path, exc)
+    return JSONResponse(
+        {"detail": "a value in the request cannot be stored (a NUL character, or a number out of range)"},
+        status_code=422,
+    )
 
 
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
@@ -71,5 +84,7 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(NasrecError, _nasrec_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(DBDataError, _unstorable_value)
+    app.add_exception_handler(OverflowError, _unstorable_value)
     app.add_exception_handler(OperationalError, _database_error)
     app.add_exception_handler(Exception, _unexpected)

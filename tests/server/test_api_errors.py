@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import re
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -49,6 +52,17 @@ BAD_REQUESTS = [
     ("post", "/api/v1/datasets/synthesize", {"json": {"name": "x", "rows": 10**9}}, 422, "at most 5000"),
     ("post", "/api/v1/datasets/register", {"json": {"name": "x"}}, 422, "body.path: Field required"),
     ("post", "/api/v1/users/me/tokens", {"json": {"name": "x" * 65}}, 422, "body.name"),
+    ("get", "/api/v1/jobs/99999999999999999999", {}, 422, "path.job_id: Input should be less than or equal"),
+    ("get", "/api/v1/jobs?offset=99999999999999999999", {}, 422, "query.offset"),
+    ("get", "/api/v1/jobs/1/events?after=-1", {}, 422, "query.after"),
+    ("get", "/api/v1/candidates/0", {}, 422, "path.candidate_id"),
+    (
+        "post",
+        "/api/v1/datasets/register",
+        {"json": {"name": "x", "path": ["a", "b", "c", "d"]}},
+        422,
+        "body.path",
+    ),
     ("get", "/api/v1/nothing-here", {}, 404, "Not Found"),
     ("delete", "/api/v1/jobs/1", {}, 405, "Method Not Allowed"),
 ]
@@ -64,6 +78,51 @@ def test_bad_requests_get_a_helpful_4xx(
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/json")
     assert fragment in response.json()["detail"], response.json()
+
+
+JUNK_PATH_VALUES = ["0", "-1", "99999999999999999999", "abc", "%00", "x" * 300, "1.5", "%2e%2e"]
+JUNK_BODIES: list[dict] = [
+    {},
+    {"json": {}},
+    {"json": []},
+    {"json": "junk"},
+    {"json": {"name": ["a"], "path": 5, "rows": "many", "dataset": {"x": 1}, "seed": 1e300}},
+    {"content": b"\xff\xfe not json", "headers": {"Content-Type": "application/json"}},
+    {"json": {"name": "nul\u0000", "dataset": "\u0000", "path": "a\u0000b"}},
+    {"json": {"dataset": "d", "search": {"controller": "\u0000"}, "seed": 2**70}},
+]
+JUNK_QUERY = {
+    "limit": "-5",
+    "offset": "x",
+    "state": "??",
+    "sort": "'; drop table jobs; --",
+    "after": "1e9",
+    "stage": "\u0000",
+}
+
+
+def test_no_input_makes_a_500(settings: Settings, store: Store, alice: Account) -> None:
+    add_dataset_row(store, alice, "d")
+    with TestClient(create_app(settings, store=store), raise_server_exceptions=False) as client:
+        paths = client.get("/openapi.json").json()["paths"]
+        checked = 0
+        for template, operations in paths.items():
+            for method in operations:
+                for value in JUNK_PATH_VALUES if "{" in template else ["-"]:
+                    path = re.sub(r"\{[^}]+\}", value, template)
+                    bodies = JUNK_BODIES if method in ("post", "put", "patch") else [{}]
+                    for body, params in itertools.product(bodies, (None, JUNK_QUERY)):
+                        kwargs = dict(body)
+                        headers = {**alice.headers, **kwargs.pop("headers", {})}
+                        response = client.request(
+                            method.upper(), path, headers=headers, params=params, **kwargs
+                        )
+                        assert response.status_code < 500, f"{method} {path} {body}: {response.text}"
+                        if response.status_code >= 400:
+                            assert "detail" in response.json(), response.text
+                        checked += 1
+        assert checked > 100
+        assert client.get("/api/v1/jobs", headers=alice.headers).json()["count"] == 0  # nothing half-written
 
 
 def test_leaderboard_sort_errors_list_the_valid_keys(

@@ -33,7 +33,8 @@ def test_user_and_token_commands(store: Store, database_url: str) -> None:
     listing = _run("token", "list", "ada", *db)
     assert secret[:12] in listing and secret not in listing
     with store.session() as session:
-        token_id = crud.list_tokens(session=session, user_id=crud.get_user(session=session, name="ada").id)[0].id
+        ada = crud.get_user(session=session, name="ada")
+        token_id = crud.list_tokens(session=session, user_id=ada.id)[0].id
     assert f"revoked token {token_id}" in _run("token", "revoke", "ada", str(token_id), *db)
     with store.session() as session:
         assert crud.user_for_token(session=session, token=secret) is None

@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from nasrec.store import crud
 from server.api.deps import CurrentUser, SessionDep, SettingsDep
+from server.api.params import DatasetName, Limit, Offset
 from server.core import datasets as files
 from server.models import (
     DatasetPublic,
@@ -21,8 +22,6 @@ from server.models import (
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
 
-Limit = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[int, Query(ge=0)]
 NameQuery = Annotated[
     str, Query(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", description="the dataset name")
 ]
@@ -37,7 +36,7 @@ def list_datasets(
 
 
 @router.get("/{name}", response_model=DatasetPublic)
-def show_dataset(name: str, session: SessionDep, current_user: CurrentUser) -> object:
+def show_dataset(name: DatasetName, session: SessionDep, current_user: CurrentUser) -> object:
     return crud.get_dataset(session=session, owner_id=current_user.id, name=name)
 
 

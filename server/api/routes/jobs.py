@@ -9,13 +9,11 @@ from fastapi import APIRouter, Query
 from nasrec.spec import JobSpec
 from nasrec.store import CandidateKind, JobState, crud
 from server.api.deps import CurrentUser, SessionDep
+from server.api.params import After, JobId, Limit, Offset, Stage
 from server.core.jobs import submit_job
 from server.models import CandidatePublic, CandidatesPublic, EventPublic, EventsPublic, JobPublic, JobsPublic
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
-
-Limit = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[int, Query(ge=0)]
 
 
 @router.post("", response_model=JobPublic, status_code=201)
@@ -40,22 +38,22 @@ def list_jobs(
 
 
 @router.get("/{job_id}", response_model=JobPublic)
-def show_job(job_id: int, session: SessionDep, current_user: CurrentUser) -> object:
+def show_job(job_id: JobId, session: SessionDep, current_user: CurrentUser) -> object:
     return crud.get_job(session=session, owner_id=current_user.id, job_id=job_id)
 
 
 @router.post("/{job_id}/cancel", response_model=JobPublic)
-def cancel_job(job_id: int, session: SessionDep, current_user: CurrentUser) -> object:
+def cancel_job(job_id: JobId, session: SessionDep, current_user: CurrentUser) -> object:
     """Cancel: a queued job at once, a running one after its worker's current step."""
     return crud.request_cancel(session=session, owner_id=current_user.id, job_id=job_id)
 
 
 @router.get("/{job_id}/events", response_model=EventsPublic)
 def job_events(
-    job_id: int,
+    job_id: JobId,
     session: SessionDep,
     current_user: CurrentUser,
-    after: Annotated[int, Query(ge=0, description="only events with a larger id")] = 0,
+    after: After = 0,
     limit: Limit = 100,
 ) -> EventsPublic:
     """The job's log, oldest first; poll with ``after=next_after`` for what is new."""
@@ -71,7 +69,7 @@ def job_events(
 
 @router.get("/{job_id}/leaderboard", response_model=CandidatesPublic)
 def leaderboard(
-    job_id: int,
+    job_id: JobId,
     session: SessionDep,
     current_user: CurrentUser,
     sort: Annotated[
@@ -79,7 +77,7 @@ def leaderboard(
     ] = "val_logloss",
     order: Annotated[Literal["asc", "desc"] | None, Query(description="default: best first")] = None,
     feasible: Annotated[bool, Query(description="only candidates within the job's budgets")] = False,
-    stage: str | None = None,
+    stage: Stage = None,
     kind: CandidateKind | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
@@ -101,7 +99,7 @@ def leaderboard(
 
 
 @router.get("/{job_id}/pareto", response_model=CandidatesPublic)
-def pareto_front(job_id: int, session: SessionDep, current_user: CurrentUser) -> CandidatesPublic:
+def pareto_front(job_id: JobId, session: SessionDep, current_user: CurrentUser) -> CandidatesPublic:
     """The feasible candidates on the job's Pareto front (rank 0 over its objectives)."""
     rows = crud.pareto_front(session=session, owner_id=current_user.id, job_id=job_id)
     return CandidatesPublic(data=[CandidatePublic.model_validate(c) for c in rows], count=len(rows))

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from nasrec.store import crud
 from server.api.deps import CurrentUser, SessionDep
+from server.api.params import TokenId
 from server.models import TokenCreate, TokenCreated, TokenPublic, TokensPublic, UserPublic
 
 router = APIRouter(prefix="/users", tags=["users"])
@@ -30,5 +31,5 @@ def create_my_token(body: TokenCreate, session: SessionDep, current_user: Curren
 
 
 @router.delete("/me/tokens/{token_id}", response_model=TokenPublic)
-def revoke_my_token(token_id: int, session: SessionDep, current_user: CurrentUser) -> object:
+def revoke_my_token(token_id: TokenId, session: SessionDep, current_user: CurrentUser) -> object:
     return crud.revoke_token(session=session, user_id=current_user.id, token_id=token_id)
