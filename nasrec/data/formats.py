@@ -57,7 +57,7 @@ class RawData:
     """Parsed rows of one or more files, before vocabularies and splits.
 
     labels: N uint8
-    dense:  N x D float64 raw values (NaN = missing)
+    dense:  N x D float32 raw values (NaN = missing)
     sparse: per sparse feature, (codes, values): N int32 codes into U distinct raw values (-1 = missing)
     file_rows: rows contributed by each input file, in order
     """

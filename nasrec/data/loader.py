@@ -56,6 +56,10 @@ class BatchLoader:
         if block_rows < 1:
             raise ConfigError(f"block_rows must be >= 1, got {block_rows}")
         self.split = split
+        # plain ndarray views of the memory maps: slicing them skips np.memmap's per-call overhead
+        self._dense = np.asarray(split.dense)
+        self._sparse = np.asarray(split.sparse)
+        self._labels = np.asarray(split.labels)
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
         self.seed = int(seed)
@@ -138,9 +142,9 @@ class BatchLoader:
             lo = int(rows.min()) if len(rows) else 0
             hi = int(rows.max()) + 1 if len(rows) else 0
             local = rows - lo
-            dense = np.take(self.split.dense[lo:hi], local, axis=0)
-            sparse = np.take(self.split.sparse[lo:hi], local, axis=0).astype(np.int64)
-            labels = np.take(self.split.labels[lo:hi], local)
+            dense = np.take(self._dense[lo:hi], local, axis=0)
+            sparse = np.take(self._sparse[lo:hi], local, axis=0).astype(np.int64)
+            labels = np.take(self._labels[lo:hi], local)
             if carry is not None:
                 dense = np.concatenate([carry[0], dense])
                 sparse = np.concatenate([carry[1], sparse])
@@ -159,9 +163,8 @@ class BatchLoader:
             yield _batch(*carry)
 
     def _slice_batch(self, lo: int, hi: int) -> Batch:
-        split = self.split
         return _batch(
-            np.array(split.dense[lo:hi]), split.sparse[lo:hi].astype(np.int64), np.array(split.labels[lo:hi])
+            np.array(self._dense[lo:hi]), self._sparse[lo:hi].astype(np.int64), np.array(self._labels[lo:hi])
         )
 
 

@@ -54,7 +54,7 @@ class TextTable:
     """The rows read from one file.
 
     labels: N uint8 (0 / 1)
-    dense:  N x D float64 raw values, NaN where missing
+    dense:  N x D float32 raw values, NaN where missing
     sparse: one categorical column (dictionary<int32, string>, null = missing) per sparse feature
     skipped: bad rows dropped (``on_bad_rows="skip"``)
     """
@@ -92,7 +92,7 @@ def read_text(path: Path, layout: TextLayout, *, on_bad_rows: OnBadRows = "error
 def _read_fast(path: Path, layout: TextLayout) -> pa.Table:
     wanted = {layout.label, *layout.dense, *layout.sparse}
     types: dict[str, pa.DataType] = {layout.label: pa.float64()}
-    types.update({c: pa.float64() for c in layout.dense})
+    types.update({c: pa.float32() for c in layout.dense})
     types.update({c: _CATEGORICAL for c in layout.sparse})
     return pacsv.read_csv(
         path,
@@ -123,7 +123,7 @@ def _labels_or_none(column: pa.ChunkedArray, rule: LabelRule) -> np.ndarray | No
 
 
 def _to_text_table(table: pa.Table, layout: TextLayout, labels: np.ndarray, skipped: int) -> TextTable:
-    dense = np.empty((table.num_rows, len(layout.dense)), dtype=np.float64)
+    dense = np.empty((table.num_rows, len(layout.dense)), dtype=np.float32)
     for j, name in enumerate(layout.dense):
         dense[:, j] = table.column(name).to_numpy()  # nulls become NaN
     sparse = {name: _as_categorical(table.column(name)) for name in layout.sparse}
@@ -225,7 +225,7 @@ def _read_careful(path: Path, layout: TextLayout, on_bad_rows: OnBadRows) -> Tex
     table = pa.table(
         {
             layout.label: pc.cast(label_col.filter(mask), pa.float64()),
-            **{name: pc.cast(col.filter(mask), pa.float64()) for name, col in dense_cols.items()},
+            **{name: pc.cast(col.filter(mask), pa.float32()) for name, col in dense_cols.items()},
             **{name: column(name).filter(mask) for name in layout.sparse},
         }
     )

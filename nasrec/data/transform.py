@@ -26,10 +26,12 @@ DENSE_TRANSFORM = "log1p(max(x, 0)); missing or non-finite -> 0"
 
 
 def dense_transform(x: np.ndarray) -> np.ndarray:
-    """Raw counts (NaN = missing) -> float32 model inputs."""
-    out = np.log1p(np.maximum(np.asarray(x, dtype=np.float64), 0.0))
+    """Raw counts (NaN = missing) -> float32 model inputs (a new array; ``x`` is not modified)."""
+    out = np.array(x, dtype=np.float32, copy=True)
+    np.maximum(out, 0.0, out=out)  # NaN stays NaN
+    np.log1p(out, out=out)
     out[~np.isfinite(out)] = 0.0
-    return out.astype(np.float32)
+    return out
 
 
 @dataclass(frozen=True)

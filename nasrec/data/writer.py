@@ -30,8 +30,6 @@ from nasrec.errors import DataError
 
 __all__ = ["write_dataset"]
 
-_CHUNK = 1 << 16
-
 
 def write_dataset(
     raw: RawData,
@@ -57,27 +55,24 @@ def write_dataset(
     order = np.concatenate(splits)
     n, n_train = len(order), sizes[0]
     bounds = np.concatenate([[0], np.cumsum(sizes)]).tolist()
+    train_mask = np.zeros(n, dtype=bool)
+    train_mask[splits[0]] = True
     with staging_dir(name, force=force) as tmp:
         labels = raw.labels[order].astype(np.float32)
         np.save(tmp / "label.npy", labels)
-        np.save(
-            tmp / "dense.npy",
-            dense_transform(raw.dense[order]) if raw.dense.shape[1] else np.zeros((n, 0), np.float32),
-        )
-        columns = np.empty((len(raw.sparse), n), dtype=np.int32)
+        dense = dense_transform(raw.dense) if raw.dense.shape[1] else np.zeros((n, 0), np.float32)
+        np.save(tmp / "dense.npy", dense[order])
+        del dense
+        columns = np.empty((len(raw.sparse), n), dtype=np.int32)  # F x N, storage order
         vocabs: list[Vocabulary] = []
         for f, (codes, values) in enumerate(raw.sparse):
-            vocab, columns[f] = build_vocabulary(
-                codes[order], values, slice(0, n_train), min_count=min_count, max_rows=max_rows
+            vocab, indices = build_vocabulary(
+                codes, values, train_mask, min_count=min_count, max_rows=max_rows
             )
+            columns[f] = indices[order]
             vocabs.append(vocab)
-        sparse = np.lib.format.open_memmap(
-            tmp / "sparse.npy", mode="w+", dtype=np.int32, shape=(n, len(vocabs))
-        )
-        for start in range(0, n, _CHUNK):
-            sparse[start : start + _CHUNK] = columns[:, start : start + _CHUNK].T
-        sparse.flush()
-        del sparse
+        sparse = np.ascontiguousarray(columns.T)  # N x F, C order so a row range is one slice
+        np.save(tmp / "sparse.npy", sparse)
         for key, arr in (extra_arrays or {}).items():
             np.save(tmp / f"{key}.npy", arr[order])
         _write_vocab(tmp / "vocab.arrow", raw.sparse_names, vocabs)
