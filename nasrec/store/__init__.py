@@ -7,7 +7,7 @@
         user = crud.create_user(session=session, name="ada")
         job = crud.create_job(session=session, owner_id=user.id, spec={...})
 
-The Optuna studies of the jobs live in the same database: ``optuna.storages.RDBStorage(store.url)``.
+The Optuna studies of the jobs live in the same database: ``store.optuna_storage()``.
 """
 
 from nasrec.store import crud

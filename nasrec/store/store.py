@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import Session, sessionmaker
 
 from nasrec.home import default_database_url
-from nasrec.store.engine import SQLITE_BEGIN_OPTION, is_sqlite, make_engine
+from nasrec.store.engine import SQLITE_BEGIN_OPTION, SQLITE_BUSY_TIMEOUT_S, is_sqlite, make_engine
 from nasrec.store.migrate import upgrade
 
 
@@ -44,6 +45,17 @@ class Store:
     def dialect(self) -> str:
         """``sqlite`` or ``postgresql``."""
         return self.engine.dialect.name
+
+    def optuna_storage(self) -> Any:
+        """An ``optuna.storages.RDBStorage`` on this database (the jobs' studies live here too),
+        with the same patience for SQLite's write lock as the store."""
+        import optuna
+
+        if is_sqlite(self.engine):
+            engine_kwargs: dict[str, Any] = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S}}
+        else:
+            engine_kwargs = {"pool_pre_ping": True}
+        return optuna.storages.RDBStorage(self.url, engine_kwargs=engine_kwargs)
 
     def session(self, *, write: bool = False) -> Session:
         """A new session; use it as a context manager (``with store.session() as s: ...``)."""

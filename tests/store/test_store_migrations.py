@@ -59,7 +59,7 @@ def test_optuna_studies_share_the_database(backend: str, tmp_path: Path) -> None
 
     with throwaway_database(backend, tmp_path) as url:
         store = open_store(url)
-        storage = optuna.storages.RDBStorage(store.url)
+        storage = store.optuna_storage()
         study = optuna.create_study(study_name="job-1", storage=storage)
         study.optimize(lambda trial: trial.suggest_float("x", 0, 1), n_trials=2)
         storage.engine.dispose()
