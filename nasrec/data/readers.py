@@ -4,7 +4,9 @@ The fast path is pyarrow's multithreaded CSV reader with typed columns. If it re
 (wrong field count, a non-numeric dense value) or a label is not a click label, the file is read
 again by the *careful* path: the file is memory-mapped and split into lines and fields with vectorised
 Arrow kernels, which knows the physical line of every row. It names the first bad file / line /
-column, or drops the bad rows when asked to skip them. Neither path runs Python per row.
+column, or drops the bad rows when asked to skip them. Neither path runs Python per row. (The careful
+path splits lines on the delimiter and does not interpret quotes; in a quoted generic CSV, a bad row
+with an embedded delimiter is reported by its field count.)
 """
 
 from __future__ import annotations
@@ -224,8 +226,11 @@ def _read_careful(path: Path, layout: TextLayout, on_bad_rows: OnBadRows) -> Tex
     mask = pa.array(row_ok)
     table = pa.table(
         {
-            layout.label: pc.cast(label_col.filter(mask), pa.float64()),
-            **{name: pc.cast(col.filter(mask), pa.float32()) for name, col in dense_cols.items()},
+            layout.label: pc.cast(pc.utf8_trim_whitespace(label_col.filter(mask)), pa.float64()),
+            **{
+                name: pc.cast(pc.utf8_trim_whitespace(col.filter(mask)), pa.float32())
+                for name, col in dense_cols.items()
+            },
             **{name: column(name).filter(mask) for name in layout.sparse},
         }
     )
