@@ -93,7 +93,7 @@ class Teacher:
         self.config = config
         self.cardinalities = config.cardinalities
         self.w = [rng.standard_normal(c) for c in self.cardinalities]
-        self.v = [rng.standard_normal((c, k)) for c in self.cardinalities]
+        self.v = [rng.standard_normal((c, k)).astype(np.float32) for c in self.cardinalities]
         self.a = rng.standard_normal((len(CRITEO_DENSE), k))
         self.beta = rng.standard_normal(len(CRITEO_DENSE))
         num_fields = len(self.cardinalities)
@@ -110,42 +110,40 @@ class Teacher:
             scale = np.empty(card)
             scale[self.rank_to_id[f]] = (1 + np.arange(card) / config.head_rows) ** -config.tail_decay
             self.w[f] *= scale
-            self.v[f] *= scale[:, None]
+            self.v[f] *= scale[:, None].astype(np.float32)
         self.dense_mu = rng.uniform(0.5, 4.0, len(CRITEO_DENSE))
         self.dense_sigma = rng.uniform(0.6, 1.6, len(CRITEO_DENSE))
 
     def sample_inputs(self, rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-        """Raw inputs: N x 13 float64 counts (NaN = missing) and N x 26 int32 ids."""
+        """Raw inputs: N x 13 float64 counts (NaN = missing) and 26 x N int32 ids (one row per field)."""
         rng = np.random.default_rng([seed, 2])
         s = self.config.zipf_exponent
-        ids = np.empty((rows, len(self.cardinalities)), dtype=np.int32)
+        ids = np.empty((len(self.cardinalities), rows), dtype=np.int32)
         for f, card in enumerate(self.cardinalities):
             cdf = np.cumsum(np.arange(1, card + 1, dtype=np.float64) ** -s)
             ranks = np.searchsorted(cdf, rng.random(rows) * cdf[-1], side="right")
-            ids[:, f] = self.rank_to_id[f][np.minimum(ranks, card - 1)]
+            ids[f] = self.rank_to_id[f][np.minimum(ranks, card - 1)]
         counts = np.floor(np.exp(rng.normal(self.dense_mu, self.dense_sigma, (rows, len(CRITEO_DENSE))))) - 1
         counts[rng.random(counts.shape) < np.asarray(_DENSE_MISSING)] = np.nan
         return counts, ids
 
     def logit_terms(self, dense: np.ndarray, ids: np.ndarray) -> dict[str, np.ndarray]:
-        """The four unscaled logit terms for transformed dense (N x 13) and raw ids (N x 26)."""
-        k = self.config.latent_dim
-        t = (dense - dense.mean(axis=0)) / (dense.std(axis=0) + 1e-6)
-        first = sum(self.w[f][ids[:, f]] for f in range(ids.shape[1]))
-        vecs = {f: self.v[f][ids[:, f]] for f in {f for pair in self.field_pairs for f in pair}
-                | {f for _, f in self.dense_field_pairs}}  # fmt: skip
-        rows = len(ids)
-        pairwise = np.zeros(rows)
+        """The four unscaled logit terms for transformed dense (N x 13) and raw ids (26 x N)."""
+        scale = 1.0 / np.sqrt(self.config.latent_dim)
+        t = ((dense - dense.mean(axis=0)) / (dense.std(axis=0) + 1e-6)).T.copy()  # 13 x N
+        first = sum(self.w[f][ids[f]] for f in range(len(ids)))
+        vecs = {f: self.v[f][ids[f]] for f in sorted({f for pair in self.field_pairs for f in pair})}
+        pairwise = np.zeros(ids.shape[1])
         for f, g in self.field_pairs:
-            pairwise += np.einsum("nk,nk->n", vecs[f], vecs[g]) / np.sqrt(k)
-        dense_field = np.zeros(rows)
+            pairwise += np.einsum("nk,nk->n", vecs[f], vecs[g]) * scale
+        dense_field = np.zeros(ids.shape[1])
         for j, f in self.dense_field_pairs:
-            dense_field += t[:, j] * (vecs[f] @ self.a[j]) / np.sqrt(k)
+            dense_field += t[j] * (self.v[f] @ self.a[j].astype(np.float32))[ids[f]] * scale
         return {
             "first_order": first,
             "pairwise": pairwise,
             "dense_field": dense_field,
-            "dense_linear": t @ self.beta,
+            "dense_linear": self.beta @ t,
         }
 
     def probabilities(self, dense: np.ndarray, ids: np.ndarray) -> np.ndarray:
@@ -153,7 +151,7 @@ class Teacher:
         cfg = self.config
         weights = {"first_order": cfg.first_order, "pairwise": cfg.pairwise, "dense_field": cfg.dense_field,
                    "dense_linear": cfg.dense_linear}  # fmt: skip
-        logit = np.zeros(len(ids))
+        logit = np.zeros(ids.shape[1])
         for key, term in self.logit_terms(dense, ids).items():
             std = term.std()
             if weights[key] and std > 0:
@@ -189,7 +187,7 @@ def synthesize(
         labels=labels,
         dense=counts,
         sparse=[
-            (ids[:, f], pa.array(np.arange(c)).cast(pa.string())) for f, c in enumerate(teacher.cardinalities)
+            (ids[f], pa.array(np.arange(c)).cast(pa.string())) for f, c in enumerate(teacher.cardinalities)
         ],
         file_rows=(rows,),
         extra={"synthetic": True},
@@ -239,12 +237,12 @@ def write_criteo_tsv(
         columns[name] = pa.array(np.nan_to_num(col, nan=0).astype(np.int64), mask=np.isnan(col))
     digits = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
     shifts = np.arange(28, -4, -4, dtype=np.uint32)
-    empty = np.random.default_rng([seed, 4]).random(ids.shape) < 0.03
+    empty = np.random.default_rng([seed, 4]).random(ids.shape) < 0.03  # 26 x N
     for f, name in enumerate(CRITEO_SPARSE):
-        hashed = (ids[:, f].astype(np.uint32) + np.uint32(f * 7919)) * np.uint32(2654435761)
+        hashed = (ids[f].astype(np.uint32) + np.uint32(f * 7919)) * np.uint32(2654435761)
         text = np.ascontiguousarray(digits[(hashed[:, None] >> shifts) & 15]).view("S8").ravel()
         col = pa.array(text).cast(pa.string())
-        columns[name] = pc.if_else(pa.array(empty[:, f]), pa.scalar(None, pa.string()), col)
+        columns[name] = pc.if_else(pa.array(empty[f]), pa.scalar(None, pa.string()), col)
     out = Path(path)
     pacsv.write_csv(
         pa.table(columns), out,
@@ -260,7 +258,7 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 def _solve_bias(logit: np.ndarray, rate: float) -> float:
     """The b with mean(sigmoid(logit + b)) == rate (bisection; the mean is monotone in b)."""
     lo, hi = -30.0, 30.0
-    for _ in range(60):
+    for _ in range(45):  # 60 / 2**45 < 1e-12
         mid = (lo + hi) / 2
         if _sigmoid(logit + mid).mean() < rate:
             lo = mid
