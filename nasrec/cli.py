@@ -16,6 +16,8 @@ from nasrec import __version__
 from nasrec.data.cli import app as data_app
 from nasrec.errors import NasrecError
 from nasrec.space.cli import arch_app, space_app
+from nasrec.store.cli import token_app, user_app
+from nasrec.train.cli import train_command
 
 app = typer.Typer(
     name="nasrec",
@@ -26,6 +28,9 @@ app = typer.Typer(
 app.add_typer(data_app, name="data")
 app.add_typer(space_app, name="space")
 app.add_typer(arch_app, name="arch")
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
+app.command(name="train")(train_command)
 
 err_console = Console(stderr=True)
 
