@@ -166,7 +166,10 @@ class Dataset:
 
         vocabs = self.vocabularies()
         names = tuple(f.name for f in self.schema.sparse)
-        return FeatureMap(self.schema.label, self.schema.dense, names, tuple(vocabs[n] for n in names))
+        derived = tuple(tuple(d) for d in self.schema.extra.get("derived", []))
+        return FeatureMap(
+            self.schema.label, self.schema.dense, names, tuple(vocabs[n] for n in names), derived
+        )
 
     # --- summary -------------------------------------------------------------------------------
 

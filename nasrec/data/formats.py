@@ -192,7 +192,8 @@ def _read_avazu(paths: list[Path], options: FormatOptions, on_bad_rows: OnBadRow
         table.sparse["hour_of_day"] = hod
         table.sparse["weekday"] = weekday
     sparse = ("hour_of_day", "weekday", *base)
-    return _combine(tables, "click", (), sparse, {"avazu_hour": "hour_of_day = HH, weekday = 0 (Mon)..6"})
+    derived = [["hour_of_day", "hour", "avazu_hour_of_day"], ["weekday", "hour", "avazu_weekday"]]
+    return _combine(tables, "click", (), sparse, {"derived": derived})
 
 
 def _split_avazu_hour(path: Path, hour: pa.ChunkedArray) -> tuple[pa.ChunkedArray, pa.ChunkedArray]:

@@ -3,6 +3,8 @@
 dense:  x -> log(1 + max(x, 0)); missing (empty / NaN / non-finite) -> 0
 sparse: raw value (as text) -> its vocabulary index; missing, rare or unseen -> 0, or the value's
         FNV-1a 64 hash bucket when the table is capped (see :mod:`nasrec.data.vocab`)
+derived: features computed from another raw column (Avazu's ``hour`` YYMMDDHH -> ``hour_of_day`` "HH"
+        and ``weekday`` "0" (Monday) .. "6"); a record may give either the feature or its source
 """
 
 from __future__ import annotations
@@ -25,6 +27,22 @@ __all__ = ["DENSE_TRANSFORM", "FeatureMap", "dense_transform", "transform_raw"]
 DENSE_TRANSFORM = "log1p(max(x, 0)); missing or non-finite -> 0"
 
 
+def _avazu_hour_of_day(hour: str) -> str | None:
+    return hour[6:8] if len(hour) == 8 else None
+
+
+def _avazu_weekday(hour: str) -> str | None:
+    import datetime as dt
+
+    try:
+        return str(dt.date(2000 + int(hour[:2]), int(hour[2:4]), int(hour[4:6])).weekday())
+    except ValueError:
+        return None
+
+
+DERIVATIONS = {"avazu_hour_of_day": _avazu_hour_of_day, "avazu_weekday": _avazu_weekday}
+
+
 def dense_transform(x: np.ndarray) -> np.ndarray:
     """Raw counts (NaN = missing) -> float32 model inputs (a new array; ``x`` is not modified)."""
     out = np.array(x, dtype=np.float32, copy=True)
@@ -42,6 +60,7 @@ class FeatureMap:
     dense: tuple[str, ...]
     sparse: tuple[str, ...]
     vocabularies: tuple[Vocabulary, ...]
+    derived: tuple[tuple[str, str, str], ...] = ()  # (feature, source column, rule in DERIVATIONS)
 
     def encode(self, records: Sequence[Mapping[str, Any]]) -> Batch:
         """Raw records (feature name -> raw value; absent = missing) -> a Batch.
@@ -54,6 +73,7 @@ class FeatureMap:
         sparse = np.zeros((n, len(self.sparse)), dtype=np.int64)
         labels = np.zeros(n, dtype=np.float32)
         for i, rec in enumerate(records):
+            rec = self._with_derived(rec)
             for j, name in enumerate(self.dense):
                 raw[i, j] = _number(rec.get(name))
             for j, (name, vocab) in enumerate(zip(self.sparse, self.vocabularies, strict=True)):
@@ -62,12 +82,22 @@ class FeatureMap:
             labels[i] = float(_number(rec.get(self.label)) > 0)
         return Batch.from_numpy(dense_transform(raw), sparse, labels)
 
+    def _with_derived(self, rec: Mapping[str, Any]) -> Mapping[str, Any]:
+        missing = [(f, src, rule) for f, src, rule in self.derived if rec.get(f) is None and rec.get(src)]
+        if not missing:
+            return rec
+        out = dict(rec)
+        for feature, source, rule in missing:
+            out[feature] = DERIVATIONS[rule](_text(rec[source]))
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form for an export bundle."""
         return {
             "label": self.label,
             "dense": list(self.dense),
             "dense_transform": DENSE_TRANSFORM,
+            "derived": [list(d) for d in self.derived],
             "sparse": [
                 {
                     "name": name,
@@ -86,6 +116,7 @@ class FeatureMap:
             label=data["label"],
             dense=tuple(data["dense"]),
             sparse=tuple(s["name"] for s in sparse),
+            derived=tuple(tuple(d) for d in data.get("derived", [])),
             vocabularies=tuple(
                 Vocabulary(
                     pa.array(s["values"], pa.string()),

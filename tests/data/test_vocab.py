@@ -88,3 +88,14 @@ def test_libfm_options_are_checked(tmp_path: Path) -> None:
         ingest(
             "libfm", [path], name="ragged", options=FormatOptions(field_starts=(0, 3, 5), fields=("a", "b"))
         )
+
+
+def test_avazu_records_encode_from_the_raw_hour(shared_data: Path) -> None:
+    path = shared_data / "samples" / "avazu_sample.txt"
+    ds = ingest("avazu", [path], name="avazu-fm", split=(1, 0, 0))
+    header, *lines = path.read_text().splitlines()
+    records = [dict(zip(header.split(","), line.split(","), strict=True)) for line in lines]
+    batch = transform_raw(ds, records)  # records carry "hour", not hour_of_day / weekday
+    lex = lambda m: m[np.lexsort(m.T[::-1])]  # noqa: E731
+    np.testing.assert_array_equal(lex(batch.sparse.numpy()), lex(np.asarray(ds.sparse, dtype=np.int64)))
+    assert (batch.sparse.numpy()[:, :2] == 1).all()
