@@ -1,6 +1,16 @@
 """Datasets: schema, ingest, synthetic data with a planted teacher, batch loader.
 
-Heavy modules (pyarrow, torch) load on first use of a name, so ``import nasrec.data`` stays cheap.
+    ds = synthesize("demo", rows=200_000, seed=0)            # or ingest("criteo", [path], name="criteo")
+    ds = Dataset.open("demo")                                # by name in $NASREC_HOME/datasets, or a path
+    ds.info()["bayes_logloss"]["val"]                        # what `nasrec data info --json` prints
+    for batch in BatchLoader(ds.split("train"), 512, seed=0):  # Batch: dense B x D, sparse B x F, labels B
+        ...
+    transform_raw(ds, [{"I1": "3", "C1": "68fd1e64"}])       # raw records -> Batch, exactly as ingested
+
+Module map: formats / readers / libfm (parsing), vocab (vocabularies, hashing), split, transform,
+writer (on-disk layout), store (names, atomic writes), dataset (memory-mapped reading), ingestion,
+synth, loader, cli. Heavy modules (pyarrow, torch) load on first use of a name, so importing
+``nasrec.data`` stays cheap.
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ def stratified_split(
     rng = np.random.default_rng(seed)
     parts: list[list[np.ndarray]] = [[] for _ in ratios]
     bounds = np.cumsum(ratios) / np.sum(ratios)
-    for cls in np.unique(labels):
+    for cls in np.flatnonzero(np.bincount(labels, minlength=2)):  # the classes present (0 / 1)
         idx = np.flatnonzero(labels == cls)
         rng.shuffle(idx)
         cuts = np.round(bounds[:-1] * len(idx)).astype(np.int64)

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from nasrec.data.formats import RawData
+from nasrec.data.formats import RawData, parallel_map
 from nasrec.data.schema import DatasetSchema, SparseFeature
 from nasrec.data.split import SPLITS
 from nasrec.data.store import staging_dir
@@ -64,13 +64,16 @@ def write_dataset(
         np.save(tmp / "dense.npy", dense[order])
         del dense
         columns = np.empty((len(raw.sparse), n), dtype=np.int32)  # F x N, storage order
-        vocabs: list[Vocabulary] = []
-        for f, (codes, values) in enumerate(raw.sparse):
+
+        def encode(f: int) -> Vocabulary:
+            codes, values = raw.sparse[f]
             vocab, indices = build_vocabulary(
                 codes, values, train_mask, min_count=min_count, max_rows=max_rows
             )
-            columns[f] = indices[order]
-            vocabs.append(vocab)
+            np.take(indices, order, out=columns[f])
+            return vocab
+
+        vocabs = parallel_map(encode, range(len(raw.sparse)))
         sparse = np.ascontiguousarray(columns.T)  # N x F, C order so a row range is one slice
         np.save(tmp / "sparse.npy", sparse)
         for key, arr in (extra_arrays or {}).items():
