@@ -18,6 +18,7 @@ from server.api.routes import health
 from server.core.config import API_PREFIX, Settings
 from server.core.errors import install_error_handlers
 from server.core.limits import BodySizeLimit
+from server.ui import install_ui
 
 
 def create_app(settings: Settings | None = None, *, store: Store | None = None) -> FastAPI:
@@ -39,6 +40,8 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         version=__version__,
         summary="Neural-architecture search for CTR / ranking models.",
         lifespan=lifespan,
+        docs_url=None,  # served from local files by install_ui: no CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.store = store
@@ -50,4 +53,5 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(api_router)
+    install_ui(app)
     return app

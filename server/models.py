@@ -214,3 +214,12 @@ class Health(BaseModel):
     status: Literal["ok", "unavailable"]
     database: str
     version: str
+
+
+# --- errors -----------------------------------------------------------------------------------
+
+
+class Problem(BaseModel):
+    """Every error response: ``detail`` says what is wrong (see ``server.core.errors``)."""
+
+    detail: str

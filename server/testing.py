@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import Any
 
 from nasrec.store import Store, User, crud
 
@@ -50,3 +51,89 @@ def criteo_lines(rows: int, seed: int = 0) -> str:
         sparse = [f"{rng.randint(0, 20):08x}" if rng.random() > 0.1 else "" for _ in range(26)]
         lines.append("\t".join([str(rng.randint(0, 1)), *dense, *sparse]))
     return "\n".join(lines) + "\n"
+
+
+def criteo_like_schema() -> Any:
+    """A Criteo-shaped ``DatasetSchema`` (13 dense, 26 sparse features) for analytic costs."""
+    from nasrec.data.schema import DatasetSchema, SparseFeature
+
+    return DatasetSchema(
+        label="label",
+        dense=tuple(f"I{i}" for i in range(1, 14)),
+        sparse=tuple(SparseFeature(f"C{i}", 1000) for i in range(1, 27)),
+    )
+
+
+@dataclass
+class SeededJob:
+    job_id: int
+    candidate_ids: list[int]
+    worker: str
+
+
+def seed_search_job(
+    store: Store,
+    owner: Account,
+    *,
+    candidates: int = 30,
+    flops_budget: float = 1.5e6,
+    seed: int = 0,
+    dataset: str = "criteo",
+) -> SeededJob:
+    """A running job with ``candidates`` evaluated candidates, written through the crud functions
+    the workers use: real architectures sampled from ``nasrec_small`` with their analytic FLOPs and
+    params, a made-up validation log loss that falls with FLOPs, ``feasible`` = FLOPs within
+    ``flops_budget``, Pareto ranks over (val_logloss, flops). The job is leased to ``worker``, so a
+    test can move its progress on with ``crud.set_progress``."""
+    import numpy as np
+
+    from nasrec.cost.flops import flops, params
+    from nasrec.search.leaderboard import pareto_ranks
+    from nasrec.space import load_space, sample_architecture
+    from nasrec.spec import JobSpec
+
+    dataset_id = add_dataset_row(store, owner, dataset)
+    space, schema = load_space("nasrec_small"), criteo_like_schema()
+    rng = np.random.default_rng(seed)
+    worker = f"test-worker-{seed}"
+    with store.session(write=True) as session:
+        spec = JobSpec(dataset=dataset, name="ui-demo", constraints=[f"flops <= {flops_budget}"])
+        job = crud.create_job(
+            session=session,
+            owner_id=owner.user.id,
+            spec=spec.to_dict(),
+            name="ui-demo",
+            dataset_id=dataset_id,
+        )
+        claimed = crud.claim_job(session=session, worker=worker)
+        assert claimed is not None and claimed.id == job.id, "another queued job was claimed first"
+        crud.set_progress(session=session, job_id=job.id, worker=worker, phase="supernet", step=0, total=64)
+        rows: dict[str, tuple[float, float, bool]] = {}
+        ids: list[int] = []
+        for trial in range(candidates):
+            arch = sample_architecture(space, rng)
+            arch_hash = arch.canonical_hash()
+            if arch_hash in rows:
+                continue
+            cost = float(flops(arch, schema))
+            loss = 0.47 - 0.004 * np.log10(max(cost, 1.0)) + float(rng.normal(0, 0.002))
+            feasible = cost <= flops_budget
+            row = crud.upsert_candidate(
+                session=session,
+                job_id=job.id,
+                arch_hash=arch_hash,
+                architecture=arch.to_dict(),
+                name=f"trial-{trial}",
+                trial_number=trial,
+                stage="evaluated",
+                metrics={"val_logloss": loss, "val_auc": 0.8 - (loss - 0.44)},
+                costs={"flops": cost, "params": params(arch, schema)},
+                feasible=feasible,
+            )
+            rows[arch_hash] = (loss, cost, feasible)
+            ids.append(row.id)
+        front = [h for h, (_, _, ok) in rows.items() if ok]
+        ranks = pareto_ranks([rows[h][:2] for h in front], [True, True])
+        crud.set_pareto_ranks(session=session, job_id=job.id, ranks=dict(zip(front, ranks, strict=True)))
+        crud.record_event(session=session, job_id=job.id, message=f"search: {len(ids)} candidates evaluated")
+    return SeededJob(job.id, ids, worker)
