@@ -1,0 +1,211 @@
+"""``nasrec export SOURCE --data NAME --out DIR``: a bundle from a checkpoint or an architecture.
+
+SOURCE is either
+  * a checkpoint written by ``nasrec train --run-dir RUN`` (the run directory, whose latest checkpoint
+    is used, or one ``checkpoints/step-*`` directory): exported as trained, with its validation metrics;
+  * an architecture JSON (nasrec or NASRec-reference format): trained from scratch for ``--train-steps``
+    steps first (``--train-steps 0`` exports the initial weights, e.g. for serving benchmarks).
+
+Wire it into the root app with ``app.command("export")(export_command)``. torch is imported inside the
+command, so ``nasrec --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from nasrec.errors import ConfigError
+
+
+def export_command(
+    source: Annotated[
+        Path,
+        typer.Argument(help="A `nasrec train --run-dir` directory (or checkpoint), or an architecture JSON."),
+    ],
+    data: Annotated[str, typer.Option("--data", help="Dataset name or directory (the one trained on).")],
+    out: Annotated[Path, typer.Option("--out", help="Bundle directory to write (replaced if a bundle).")],
+    train_steps: Annotated[
+        int | None,
+        typer.Option("--train-steps", help="Architecture JSON only: steps to train before exporting."),
+    ] = None,
+    zip_bundle: Annotated[bool, typer.Option("--zip/--no-zip", help="Also write DIR.zip.")] = True,
+    batch_size: Annotated[
+        int | None, typer.Option("--batch-size", help="Architecture JSON only: batch size (default 512).")
+    ] = None,
+    lr: Annotated[
+        float | None, typer.Option("--lr", help="Architecture JSON only: peak learning rate (default 0.12).")
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Architecture JSON only: seed (default 0).")
+    ] = None,
+    layernorm: Annotated[
+        bool | None,
+        typer.Option("--layernorm/--no-layernorm", help="Architecture JSON only: LayerNorm in the ops."),
+    ] = None,
+    space: Annotated[
+        str | None,
+        typer.Option("--space", help="Architecture JSON only: space giving embedding dim / DS tokens."),
+    ] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
+) -> None:
+    """Export a trained model as a bundle: TorchScript, ONNX, safetensors weights, feature map, metrics."""
+    from nasrec.data import Dataset
+    from nasrec.export.bundle import export_bundle
+
+    dataset = Dataset.open(data)
+    training = {"--train-steps": train_steps, "--batch-size": batch_size, "--lr": lr, "--seed": seed}
+    training |= {"--layernorm/--no-layernorm": layernorm, "--space": space}
+    if source.is_dir():
+        given = [name for name, value in training.items() if value is not None]
+        if given:
+            raise ConfigError(
+                f"{', '.join(given)} only apply when SOURCE is an architecture JSON; "
+                f"{source} is a checkpoint directory, exported as trained"
+            )
+        subnet, metrics = _from_checkpoint(source)
+    else:
+        if train_steps is None:
+            raise ConfigError(
+                f"{source.name} is an architecture without trained weights: pass --train-steps N to train it "
+                "first (0 exports the initial weights), or export a run directory written by "
+                "`nasrec train --run-dir`"
+            )
+        subnet, metrics = _from_architecture(
+            source,
+            dataset,
+            steps=train_steps,
+            batch_size=512 if batch_size is None else batch_size,
+            lr=0.12 if lr is None else lr,
+            seed=0 if seed is None else seed,
+            layernorm=True if layernorm is None else layernorm,
+            space=space,
+            quiet=json_output,
+        )
+    metrics |= _costs(subnet)
+    bundle = _with_status(
+        lambda: export_bundle(subnet, dataset=dataset, out_dir=out, metrics=metrics, zip=zip_bundle),
+        quiet=json_output,
+    )
+    manifest = json.loads(bundle.manifest.read_text())
+    result = {
+        "bundle": str(bundle.path),
+        "zip": None if bundle.zip_path is None else str(bundle.zip_path),
+        "files": sorted(manifest["files"]),
+        "canonical_hash": manifest["canonical_hash"],
+        "onnx_exporter": manifest["onnx"]["exporter"],
+        "max_abs_diff": manifest["verification"]["max_abs_diff"],
+        "metrics": metrics,
+    }
+    if json_output:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"export of {source.name}", show_header=False)
+    for key, value in result.items():
+        if key == "metrics":
+            for name, metric in value.items():
+                table.add_row(name, _fmt(metric))
+        else:
+            table.add_row(key, _fmt(value))
+    Console().print(table)
+
+
+def _from_checkpoint(path: Path) -> tuple[Any, dict[str, Any]]:
+    from nasrec.train import Checkpoint, load_subnet
+
+    ckpt = Checkpoint.at(path)
+    meta = ckpt.metadata
+    if meta.get("kind") != "subnet":
+        raise ConfigError(
+            f"{ckpt.path} holds a {meta.get('kind')!r} checkpoint; only subnet checkpoints "
+            "(`nasrec train --run-dir`) can be exported"
+        )
+    subnet = load_subnet(ckpt.path)
+    return subnet, {
+        **_val_metrics(meta.get("metrics", {})),
+        "steps": meta.get("step"),
+        "checkpoint": str(ckpt.path.resolve()),
+    }
+
+
+def _from_architecture(
+    path: Path,
+    dataset: Any,
+    *,
+    steps: int,
+    batch_size: int,
+    lr: float,
+    seed: int,
+    layernorm: bool,
+    space: str | None,
+    quiet: bool,
+) -> tuple[Any, dict[str, Any]]:
+    import torch
+
+    from nasrec.space import load_space
+    from nasrec.space.info import load_architecture_file
+    from nasrec.train.cli import _with_progress
+
+    if steps < 0:
+        raise ConfigError(f"--train-steps must be >= 0, got {steps}")
+    arch, _, file_space = load_architecture_file(path)
+    sp = load_space(space or file_space) if (space or file_space) else None
+    if sp is not None:
+        arch.validate(sp)
+    if steps == 0:
+        from nasrec.subnet import SubNet
+
+        torch.manual_seed(seed)
+        shape = {"embedding_dim": sp.embedding_dim, "ds_tokens": sp.ds_tokens} if sp is not None else {}
+        return SubNet(arch, dataset.schema, layernorm=layernorm, device="cpu", **shape), {"steps": 0}
+    from nasrec.train import TrainConfig, train_subnet
+
+    config = TrainConfig(
+        steps=steps, batch_size=batch_size, lr=lr, seed=seed, layernorm=layernorm, checkpoint_every=None
+    )
+    result = _with_progress(
+        lambda progress: train_subnet(arch, dataset=dataset, config=config, space=sp, progress=progress),
+        quiet=quiet,
+    )
+    return result.model, {**_val_metrics(result.metrics), "steps": result.step}
+
+
+def _val_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
+    names = {"logloss": "val_logloss", "auc": "val_auc", "rows": "val_rows", "train_loss": "train_loss"}
+    return {new: metrics[old] for old, new in names.items() if old in metrics}
+
+
+def _costs(subnet: Any) -> dict[str, Any]:
+    from nasrec.cost import embedding_params, flops, params
+
+    shape = {"embedding_dim": subnet.embedding_dim, "ds_tokens": subnet.ds_tokens}
+    return {
+        "flops": flops(subnet.arch, subnet.schema, layernorm=subnet.layernorm, **shape),
+        "params": params(subnet.arch, subnet.schema, layernorm=subnet.layernorm, **shape),
+        "embedding_params": embedding_params(subnet.schema, subnet.embedding_dim),
+    }
+
+
+def _with_status(run: Any, *, quiet: bool) -> Any:
+    if quiet:
+        return run()
+    from rich.console import Console
+
+    with Console(stderr=True).status("exporting (TorchScript, ONNX, verification)"):
+        return run()
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_fmt(v)}" for k, v in value.items())
+    return "-" if value is None else str(value)

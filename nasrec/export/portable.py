@@ -1,0 +1,150 @@
+"""The portable form of a SubNet: the same blocks and head, embeddings as one plain ``F.embedding``.
+
+A SubNet's tables live in fbgemm (or in the torch backend, next to optimizer state); neither belongs
+in an artifact meant to run anywhere. ``PortableModel`` keeps the SubNet's blocks and head (built by
+the same ``SubNet`` code, so the function is identical) and all tables concatenated into one
+``embeddings.weight`` (sum of rows x E), field f's index i reading row ``offsets[f] + i``. Its forward
+is TorchScript-able and traceable, and uses only core aten ops (no fbgemm, no nasrec code at run time).
+
+Shapes: B batch, D dense features, F sparse fields, E embedding dim.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from nasrec.data.schema import DatasetSchema
+from nasrec.errors import ConfigError
+from nasrec.space import Architecture
+
+__all__ = ["ModelSpec", "PortableEmbeddings", "PortableModel", "build_portable", "portable_from_subnet"]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything that fixes the portable network's shapes besides the architecture (JSON-able)."""
+
+    num_dense: int
+    table_rows: tuple[int, ...]
+    layernorm: bool
+    embedding_dim: int
+    ds_tokens: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "num_dense": self.num_dense,
+            "table_rows": list(self.table_rows),
+            "layernorm": self.layernorm,
+            "embedding_dim": self.embedding_dim,
+            "ds_tokens": self.ds_tokens,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelSpec:
+        try:
+            return cls(
+                num_dense=int(data["num_dense"]),
+                table_rows=tuple(int(r) for r in data["table_rows"]),
+                layernorm=bool(data["layernorm"]),
+                embedding_dim=int(data["embedding_dim"]),
+                ds_tokens=int(data["ds_tokens"]),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"invalid model description in architecture.json: {exc!r}") from exc
+
+    @classmethod
+    def of_subnet(cls, subnet: Any) -> ModelSpec:
+        return cls(
+            num_dense=subnet.schema.num_dense,
+            table_rows=tuple(subnet.schema.table_rows),
+            layernorm=bool(subnet.layernorm),
+            embedding_dim=int(subnet.embedding_dim),
+            ds_tokens=int(subnet.ds_tokens),
+        )
+
+
+class PortableEmbeddings(nn.Module):
+    """All tables in one (sum of rows) x E weight. sparse B x F int64 -> B x F x E.
+
+    Indices must lie in ``[0, table_rows[f])``; the graph does not check (a feature map never produces
+    anything else), so an out-of-range index would read a neighbouring table's row.
+    """
+
+    def __init__(self, table_rows: Sequence[int], dim: int) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(sum(table_rows), dim), requires_grad=False)
+        offsets = torch.tensor([0, *table_rows[:-1]], dtype=torch.int64).cumsum(0)
+        self.register_buffer("offsets", offsets, persistent=False)
+
+    def forward(self, sparse: Tensor) -> Tensor:
+        return F.embedding(sparse + self.offsets, self.weight)
+
+
+class PortableModel(nn.Module):
+    """dense B x D float32, sparse B x F int64 -> logits B (float32). What every artifact holds."""
+
+    def __init__(self, embeddings: PortableEmbeddings, blocks: nn.ModuleList, head: nn.Module) -> None:
+        super().__init__()
+        self.embeddings = embeddings
+        self.blocks = blocks
+        self.head = head
+
+    def forward(self, dense: Tensor, sparse: Tensor) -> Tensor:
+        # The body of SubNet.forward_tensors, with the portable embedding lookup.
+        dense_list = [dense]
+        sparse_list = [self.embeddings(sparse).transpose(1, 2)]
+        for block in self.blocks:
+            d, s = block(dense_list, sparse_list)
+            dense_list.append(d)
+            sparse_list.append(s)
+        return self.head(dense_list[-1], sparse_list[-1])
+
+
+def build_portable(arch: Architecture, spec: ModelSpec) -> PortableModel:
+    """A PortableModel for ``arch`` with placeholder weights (load real ones with ``load_state_dict``).
+
+    The blocks and head come from ``SubNet`` itself (built over one-row tables, so no real table is
+    allocated twice); the caller's torch RNG is left untouched.
+    """
+    from nasrec.subnet import SubNet
+
+    tiny = DatasetSchema.of_shape(spec.num_dense, [1] * len(spec.table_rows))
+    with torch.random.fork_rng(devices=[]):
+        shell = SubNet(
+            arch,
+            tiny,
+            layernorm=spec.layernorm,
+            embedding_backend="torch",
+            embedding_dim=spec.embedding_dim,
+            ds_tokens=spec.ds_tokens,
+            embedding_seed=0,
+            device="cpu",
+        )
+    model = PortableModel(PortableEmbeddings(spec.table_rows, spec.embedding_dim), shell.blocks, shell.head)
+    return model.eval().requires_grad_(False)
+
+
+def portable_state(subnet: Any) -> dict[str, Tensor]:
+    """The SubNet's weights in PortableModel naming, on the CPU, contiguous (safetensors-ready)."""
+    state = {
+        key: value.detach().to("cpu").contiguous().clone()
+        for key, value in subnet.state_dict().items()
+        if key.startswith(("blocks.", "head."))
+    }
+    tables = [t.to("cpu", torch.float32) for t in subnet.embeddings.get_weights()]
+    state["embeddings.weight"] = torch.cat(tables).contiguous()
+    return state
+
+
+def portable_from_subnet(subnet: Any) -> tuple[PortableModel, ModelSpec]:
+    """The PortableModel computing what ``subnet`` computes (CPU, float32, eval mode) and its spec."""
+    spec = ModelSpec.of_subnet(subnet)
+    model = build_portable(subnet.arch, spec)
+    model.load_state_dict(portable_state(subnet), strict=True)
+    return model, spec
