@@ -158,6 +158,7 @@ def _build_supernet(schema: Any, space: SearchSpace, config: TrainConfig) -> Any
         layernorm=config.layernorm,
         embedding_backend=config.embedding_backend,
         embedding_lr=config.resolved_sparse_lr,
+        embedding_eps=config.sparse_eps,
         device="cuda" if config.use_gpu else "cpu",
     )
 
@@ -171,6 +172,7 @@ def _build_subnet(arch: Architecture, schema: Any, config: TrainConfig, shape: d
         layernorm=config.layernorm,
         embedding_backend=config.embedding_backend,
         embedding_lr=config.resolved_sparse_lr,
+        embedding_eps=config.sparse_eps,
         embedding_dim=shape["embedding_dim"],
         ds_tokens=shape["ds_tokens"],
         device="cuda" if config.use_gpu else "cpu",

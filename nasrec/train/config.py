@@ -39,7 +39,8 @@ PLACEMENT_FIELDS = frozenset(
 class TrainConfig:
     """How to train one model.
 
-    ``sparse_lr`` (embeddings) defaults to ``lr`` (dense layers); each has its own optimizer.
+    ``sparse_lr`` (embeddings) defaults to ``lr`` (dense layers); each has its own optimizer (dense:
+    ``optimizer``; embeddings: row-wise Adagrad with ``sparse_eps``).
     Length: ``steps`` if given, else ``epochs`` passes over the train split (default 1 epoch); one step
     is one global batch of ``batch_size`` rows, shared equally by ``num_workers`` data-parallel workers.
     ``warmup_steps`` / ``path_warmup_steps`` default to 10% / 20% of the run (the reference's W = T/10 and
@@ -51,6 +52,7 @@ class TrainConfig:
     batch_size: int = 512
     lr: float = 0.12
     sparse_lr: float | None = None
+    sparse_eps: float = 1e-8
     optimizer: str = "adagrad"
     min_lr: float = 1e-8
     warmup_steps: int | None = None
@@ -89,6 +91,7 @@ class TrainConfig:
         if self.sampler in SAMPLER_ALIASES:
             object.__setattr__(self, "sampler", SAMPLER_ALIASES[self.sampler])
         positive("sparse_lr", allow_none=True)
+        positive("sparse_eps")
         for name in (
             "batch_size",
             "lr",
