@@ -223,3 +223,17 @@ class Problem(BaseModel):
     """Every error response: ``detail`` says what is wrong (see ``server.core.errors``)."""
 
     detail: str
+
+
+# --- exports ----------------------------------------------------------------------------------
+
+
+class ExportPublic(_Out):
+    """A candidate's export bundle (a zip: TorchScript, ONNX, safetensors weights, feature map)."""
+
+    id: int
+    candidate_id: int | None
+    size_bytes: int
+    sha256: str | None
+    created_at: datetime
+    meta: dict[str, Any] = Field(description="weights: where the weights came from; files: the bundle's")

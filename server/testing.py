@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 from nasrec.store import Store, User, crud
@@ -28,14 +33,15 @@ class Account:
         return cls(user, token)
 
 
-def add_dataset_row(store: Store, owner: Account, name: str) -> int:
-    """A dataset row without files (enough to submit jobs against); its id."""
+def add_dataset_row(store: Store, owner: Account, name: str, *, path: str | None = None) -> int:
+    """A dataset row (without files unless ``path`` is a dataset directory; enough to submit jobs
+    against); its id."""
     with store.session(write=True) as session:
         row = crud.create_dataset(
             session=session,
             owner_id=owner.user.id,
             name=name,
-            path=f"/nonexistent/{name}",
+            path=path or f"/nonexistent/{name}",
             source="test",
             info={},
         )
@@ -79,12 +85,14 @@ def seed_search_job(
     flops_budget: float = 1.5e6,
     seed: int = 0,
     dataset: str = "criteo",
+    dataset_path: str | None = None,
 ) -> SeededJob:
     """A running job with ``candidates`` evaluated candidates, written through the crud functions
     the workers use: real architectures sampled from ``nasrec_small`` with their analytic FLOPs and
     params, a made-up validation log loss that falls with FLOPs, ``feasible`` = FLOPs within
     ``flops_budget``, Pareto ranks over (val_logloss, flops). The job is leased to ``worker``, so a
-    test can move its progress on with ``crud.set_progress``."""
+    test can move its progress on with ``crud.set_progress``. ``dataset_path``: a real dataset
+    directory for the job's dataset row (default: a row without files)."""
     import numpy as np
 
     from nasrec.cost.flops import flops, params
@@ -92,7 +100,7 @@ def seed_search_job(
     from nasrec.space import load_space, sample_architecture
     from nasrec.spec import JobSpec
 
-    dataset_id = add_dataset_row(store, owner, dataset)
+    dataset_id = add_dataset_row(store, owner, dataset, path=dataset_path)
     space, schema = load_space("nasrec_small"), criteo_like_schema()
     rng = np.random.default_rng(seed)
     worker = f"test-worker-{seed}"
@@ -137,3 +145,37 @@ def seed_search_job(
         crud.set_pareto_ranks(session=session, job_id=job.id, ranks=dict(zip(front, ranks, strict=True)))
         crud.record_event(session=session, job_id=job.id, message=f"search: {len(ids)} candidates evaluated")
     return SeededJob(job.id, ids, worker)
+
+
+@dataclass
+class LiveServer:
+    """A running server (``serve``) and the store behind it."""
+
+    url: str
+    store: Store
+    foreign_requests: list[str] = field(default_factory=list)
+
+
+@contextmanager
+def serve(app: Any) -> Iterator[str]:
+    """Serve ``app`` with uvicorn on a free 127.0.0.1 port (in a thread); its base URL."""
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()

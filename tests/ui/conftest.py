@@ -8,23 +8,18 @@ recorded, and the tests assert there were none (no CDN).
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from nasrec.store import Store
 from nasrec.testing.store import database_url, store  # noqa: F401
 from server.core.config import Settings
 from server.main import create_app
-from server.testing import Account
+from server.testing import Account, LiveServer, serve
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("NASREC_CHROMIUM", "/usr/bin/chromium")
@@ -38,36 +33,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-
-
-@dataclass
-class LiveServer:
-    url: str
-    store: Store
-    foreign_requests: list[str] = field(default_factory=list)
-
-
-@contextmanager
-def serve(app: Any) -> Iterator[str]:
-    """Serve ``app`` with uvicorn on a free 127.0.0.1 port (in a thread); its base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
 
 
 @pytest.fixture
@@ -131,3 +96,41 @@ def screenshots() -> Path:
     path = Path(os.environ.get("NASREC_SCREENSHOTS", REPO / "screenshots" / "ui"))
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@dataclass
+class Trainer:
+    """A small synthetic dataset and SubNet checkpoints trained on it, one per architecture."""
+
+    dataset_path: str
+    train: Callable[[dict[str, Any]], Path]
+
+
+@pytest.fixture(scope="session")
+def trainer(tmp_path_factory: pytest.TempPathFactory) -> Trainer:
+    """Real weights for the export button: a 1,000-row planted dataset and a 2-step SubNet run per
+    architecture asked for (cached for the session)."""
+    from nasrec.data import synthesize
+    from nasrec.space import Architecture
+    from nasrec.train import TrainConfig, train_subnet
+
+    home = tmp_path_factory.mktemp("trained")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("NASREC_HOME", str(home))
+        dataset = synthesize("ui-export", rows=1000, seed=0)
+    runs: dict[str, Path] = {}
+    config = TrainConfig(
+        steps=2, batch_size=64, eval_rows=64, checkpoint_every=2, log_every=2, embedding_backend="torch"
+    )
+
+    def train(architecture: dict[str, Any]) -> Path:
+        arch = Architecture.from_dict(architecture)
+        key = arch.canonical_hash()
+        if key not in runs:
+            train_subnet(
+                arch, dataset=dataset, config=config, run_dir=home / "runs" / key, space="nasrec_small"
+            )
+            runs[key] = home / "runs" / key
+        return runs[key]
+
+    return Trainer(str(dataset.path), train)

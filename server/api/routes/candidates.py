@@ -1,19 +1,23 @@
-"""Candidates: show one (its architecture, metrics and costs) and draw its architecture (SVG)."""
+"""Candidates: show one (its architecture, metrics and costs), draw its architecture (SVG), export it
+(build the bundle once, then download the zip)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter
-from starlette.responses import Response
+from starlette.responses import FileResponse, Response
 
 from nasrec.diagram import architecture_svg
+from nasrec.errors import NotFoundError
 from nasrec.store import crud
 from server.api.deps import CurrentUser, SessionDep
 from server.api.params import CandidateId
-from server.models import CandidateDetail, Problem
+from server.core.exports import build_export, current_export
+from server.models import CandidateDetail, ExportPublic, Problem
 
 router = APIRouter(prefix="/candidates", tags=["candidates"])
 
 SVG = "image/svg+xml"
+ZIP = "application/zip"
 # The drawing is a document of its own when opened directly: it may load nothing and run nothing.
 SVG_HEADERS = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'"}
 
@@ -39,3 +43,41 @@ def candidate_diagram(candidate_id: CandidateId, session: SessionDep, current_us
     title = f"candidate {candidate.id}" + (f": {candidate.name}" if candidate.name else "")
     svg = architecture_svg(candidate.architecture, title=title)
     return Response(svg, media_type=SVG, headers=SVG_HEADERS)
+
+
+@router.post(
+    "/{candidate_id}/export",
+    response_model=ExportPublic,
+    responses={
+        404: {"model": Problem, "description": "no such candidate (or not yours)"},
+        409: {"model": Problem, "description": "the candidate has no trained weights yet"},
+    },
+)
+def export_candidate(candidate_id: CandidateId, session: SessionDep, current_user: CurrentUser) -> object:
+    """Build the candidate's export bundle (TorchScript, ONNX, safetensors weights, feature map,
+    metrics; verified against the SubNet), unless it is already built; then download ``export.zip``."""
+    return build_export(session=session, owner=current_user, candidate_id=candidate_id)
+
+
+@router.get(
+    "/{candidate_id}/export.zip",
+    response_class=FileResponse,
+    responses={
+        200: {
+            "content": {ZIP: {"schema": {"type": "string", "format": "binary"}}},
+            "description": "the bundle",
+        },
+        404: {"model": Problem, "description": "no such candidate, or not exported yet"},
+    },
+)
+def download_export(
+    candidate_id: CandidateId, session: SessionDep, current_user: CurrentUser
+) -> FileResponse:
+    """The zip built by ``POST .../export``."""
+    artifact = current_export(session=session, owner=current_user, candidate_id=candidate_id)
+    if artifact is None:
+        raise NotFoundError(
+            f"candidate {candidate_id} has not been exported yet: "
+            f"POST /api/v1/candidates/{candidate_id}/export builds it"
+        )
+    return FileResponse(artifact.path, media_type=ZIP, filename=f"nasrec-candidate-{candidate_id}.zip")

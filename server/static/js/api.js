@@ -80,8 +80,8 @@ const nasrec = (() => {
   function num(value, digits = 4) {
     if (value === null || value === undefined) return "—";
     if (typeof value !== "number") return String(value);
-    if (Number.isInteger(value) && Math.abs(value) < 1e6) return value.toLocaleString("en-US");
     const abs = Math.abs(value);
+    if (Number.isInteger(value) && abs < 1e4) return String(value);
     if (abs >= 1e3) {
       const units = [[1e12, "T"], [1e9, "G"], [1e6, "M"], [1e3, "k"]];
       const [scale, unit] = units.find(([s]) => abs >= s);

@@ -5,6 +5,7 @@
   const { el, request, num, time, badge } = nasrec;
   const tbody = document.querySelector("#jobs-table tbody");
   const form = document.getElementById("submit-form");
+  const DEFAULT_SPACE = "nasrec_small";  // the job spec's default
 
   function progressCell(job) {
     const bar = el("div", { class: "bar" });
@@ -39,7 +40,8 @@
     form.dataset.replaceChildren(...datasets.data.map((d) => el("option", { value: d.name }, d.name)));
     if (!datasets.data.length) form.dataset.append(el("option", { value: "" }, "(no datasets yet)"));
     form.space.replaceChildren(...spaces.data.map((s) =>
-      el("option", { value: s.name, title: s.description }, `${s.name} (${s.num_blocks} blocks)`)));
+      el("option", { value: s.name, title: s.description, selected: s.name === DEFAULT_SPACE },
+        `${s.name} (${s.num_blocks} blocks)`)));
   }
 
   function spec() {
