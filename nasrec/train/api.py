@@ -210,6 +210,14 @@ def _run(
                 raise ConfigError("training on Ray workers needs a run_dir for its checkpoints")
             from nasrec.train.ray_train import run_on_ray
 
+            if not job["resume"]:  # start over here, once: a restarted worker group must resume, not restart
+                import shutil
+
+                from nasrec.train.checkpoint import checkpoints_dir
+
+                shutil.rmtree(checkpoints_dir(job["run_dir"]), ignore_errors=True)
+                job = {**job, "resume": True}
+
             return run_on_ray(job, config=config, progress=progress, should_stop=should_stop)
         task, train_view, val_view = build_task(job, dataset)
         return train_loop(

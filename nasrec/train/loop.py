@@ -60,7 +60,8 @@ class TrainResult:
 
     ``metrics`` holds the validation ``logloss`` / ``auc`` / ``rows`` (when the run completed), the last
     ``train_loss`` and ``diverged``. ``stopped`` is True when ``should_stop`` ended the run early (resume by
-    calling again with the same run dir). ``model`` is the trained module when trained in this process.
+    calling again with the same run dir). ``model`` is the trained module when trained in this process;
+    None when it ran on Ray workers or had already finished (load it from ``checkpoint``).
     """
 
     checkpoint: Path | None
