@@ -273,6 +273,7 @@ class SubNet(nn.Module):
     arch: an ``Architecture`` (full genotype or canonical form); schema: the dataset.
     layernorm, embedding_backend, embedding_lr, embedding_eps, embedding_seed: as for ``SuperNet``.
     embedding_dim / ds_tokens: E and the dense-to-sparse token count (the space's values).
+    initialize_embeddings=False leaves the tables at zero (``from_supernet`` copies them in).
     """
 
     def __init__(
@@ -287,6 +288,7 @@ class SubNet(nn.Module):
         embedding_lr: float = 0.01,
         embedding_eps: float = 1e-8,
         embedding_seed: int | None = None,
+        initialize_embeddings: bool = True,
         device: torch.device | str | None = None,
     ) -> None:
         super().__init__()
@@ -316,6 +318,7 @@ class SubNet(nn.Module):
             lr=embedding_lr,
             eps=embedding_eps,
             seed=embedding_seed_from_torch() if embedding_seed is None else embedding_seed,
+            initialize=initialize_embeddings,
             device=device,
         )
 
@@ -325,17 +328,20 @@ class SubNet(nn.Module):
         options = {
             "layernorm": supernet.layernorm,
             "embedding_backend": supernet.embeddings.backend,
-            "embedding_dim": supernet.shapes.embedding_dim,
-            "ds_tokens": supernet.shapes.ds_tokens,
+            "embedding_dim": supernet.bounds.embedding_dim,
+            "ds_tokens": supernet.bounds.ds_tokens,
             "embedding_lr": supernet.embeddings.learning_rate,
             "embedding_eps": supernet.embeddings.eps,
             "embedding_seed": 0,
+            "initialize_embeddings": False,
             **kwargs,
         }
         subnet = cls(arch, supernet.schema, **options)
         ref = next(supernet.dense_parameters())
-        subnet.to(device=ref.device, dtype=ref.dtype)
-        state = supernet.subnet_state_dict(arch)
+        subnet.to(device=ref.device)
+        if ref.dtype != torch.float32:  # e.g. a float64 supernet in tests (torch embedding backend)
+            subnet.to(dtype=ref.dtype)
+        state = supernet._subnet_state(arch)  # copied into the subnet's own parameters below
         missing, unexpected = subnet.load_state_dict(state, strict=False)
         missing = [k for k in missing if not k.startswith("embeddings.")]
         if missing or unexpected:

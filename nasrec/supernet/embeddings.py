@@ -136,7 +136,8 @@ class Embeddings(nn.Module):
     table_rows: rows per field (index 0 reserved for missing values by the data layer); dim: E.
     backend: ``"fbgemm"`` (fused row-wise Adagrad) or ``"torch"`` (sparse gradients + ``RowWiseAdagrad``).
     lr, eps: the row-wise Adagrad hyper-parameters (``set_learning_rate`` changes lr later, e.g. from a
-    scheduler). seed: initialisation seed (each table is drawn from its own generator state in order).
+    scheduler). seed: initialisation seed (tables drawn in field order from one generator);
+    initialize=False leaves the tables at zero for a caller that sets them (``set_weights``).
     """
 
     def __init__(
@@ -148,6 +149,7 @@ class Embeddings(nn.Module):
         lr: float = 0.01,
         eps: float = 1e-8,
         seed: int = 0,
+        initialize: bool = True,
         device: torch.device | str | None = None,
     ) -> None:
         super().__init__()
@@ -170,9 +172,14 @@ class Embeddings(nn.Module):
             self.tables = _TorchTables(self.table_rows, self.dim, dev)
             self._optimizer = RowWiseAdagrad(self.tables.weight, self.tables.momentum, lr=lr, eps=eps)
         self._lr = float(lr)
-        generator = torch.Generator().manual_seed(seed)
-        for table in self._table_views():
-            init_table_(table, generator)
+        if initialize:
+            generator = torch.Generator().manual_seed(seed)
+            for table in self._table_views():
+                init_table_(table, generator)
+        else:
+            with torch.no_grad():
+                for table in self._table_views():
+                    table.zero_()
 
     def forward(self, sparse: Tensor) -> Tensor:
         return self.tables(sparse)

@@ -19,7 +19,9 @@ dim; sparse tensors are channel-first B x E x T.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -40,23 +42,93 @@ def _rows(t: Tensor | None, n: int) -> Tensor | None:
     return None if t is None else t[:n]
 
 
+def _level(bounds: Sequence[int], n: int) -> int:
+    """Number of grid levels needed to cover n (the first bound >= n is included)."""
+    i = bisect_left(bounds, n)
+    if i == len(bounds):
+        raise ValueError(f"width {n} exceeds the maximum {bounds[-1]}")
+    return i + 1
+
+
+class GridWeight(nn.Module):
+    """A max-size matrix stored as a grid of Parameters cut at the widths a path can ask for.
+
+    row_bounds / col_bounds: increasing cut points, the last one the max size (e.g. the space's
+    widths 16, 32, ..., 1024). Block (a, b) holds rows [r_{a-1}, r_a) x cols [c_{b-1}, c_b).
+    ``get(rows, cols)`` is the leading rows x cols sub-matrix, assembled from the blocks it covers:
+    only those blocks take part in the step, so gradients (and the optimizer's work) cover the active
+    slice, not the max-size matrix.
+    """
+
+    def __init__(self, row_bounds: Sequence[int], col_bounds: Sequence[int], fan_in: int) -> None:
+        super().__init__()
+        self.row_bounds = _bounds(row_bounds)
+        self.col_bounds = _bounds(col_bounds)
+        rows = _sizes(self.row_bounds)
+        cols = _sizes(self.col_bounds)
+        self.blocks = nn.ParameterList([_param(r, c) for r in rows for c in cols])
+        for p in self.blocks:
+            uniform_(p, fan_in)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.row_bounds[-1], self.col_bounds[-1]
+
+    def strips(self, rows: int, cols: int) -> list[list[Tensor]]:
+        """Blocks covering [:rows, :cols], as a list of row strips (each a list of column blocks)."""
+        na, nb = _level(self.row_bounds, rows), _level(self.col_bounds, cols)
+        nc = len(self.col_bounds)
+        blocks = list(self.blocks)
+        out = []
+        for a in range(na):
+            strip = blocks[a * nc : a * nc + nb]
+            if self.col_bounds[nb - 1] != cols:  # a width between cut points: trim the last block
+                last = strip[-1]
+                strip = [*strip[:-1], last[:, : last.shape[1] - (self.col_bounds[nb - 1] - cols)]]
+            out.append(strip)
+        return out
+
+    def get(self, rows: int, cols: int) -> Tensor:
+        return _assemble([self.strips(rows, cols)], rows, self.row_bounds)
+
+
+def _bounds(values: Sequence[int]) -> list[int]:
+    out = sorted({int(v) for v in values})
+    if not out or out[0] < 0:
+        raise ValueError(f"grid bounds must be non-negative and non-empty, got {list(values)}")
+    return out
+
+
+def _sizes(bounds: Sequence[int]) -> list[int]:
+    return [b - a for a, b in zip([0, *bounds[:-1]], bounds, strict=True)]
+
+
+def _assemble(grids: Sequence[list[list[Tensor]]], rows: int, row_bounds: Sequence[int]) -> Tensor:
+    """Concatenate the row strips of several grids side by side, then the strips top to bottom."""
+    strips = []
+    for a in range(len(grids[0])):
+        parts = [t for grid in grids for t in grid[a]]
+        strips.append(parts[0] if len(parts) == 1 else torch.cat(parts, dim=1))
+    out = strips[0] if len(strips) == 1 else torch.cat(strips, dim=0)
+    return out if row_bounds[len(strips) - 1] == rows else out[:rows]
+
+
 class SlotLinear(nn.Module):
     """Max-width weight of a linear layer whose input is a concatenation of candidate pieces.
 
-    One ``out_max x width_p`` Parameter per piece p. ``weight(rows, pieces)`` is the exact weight of
-    the standalone layer: the leading ``rows`` rows of each used piece's leading ``width`` columns,
-    concatenated in input order (a view when only one piece is used).
+    One ``GridWeight`` per piece p (rows cut at ``row_bounds``, columns at ``piece_bounds[p]``).
+    ``weight(rows, pieces)`` is the exact weight of the standalone layer: the leading ``rows`` rows of
+    each used piece's leading ``width`` columns, concatenated in input order.
     """
 
-    def __init__(self, out_max: int, piece_widths: Sequence[int], fan_in: int) -> None:
+    def __init__(self, row_bounds: Sequence[int], piece_bounds: Sequence[Sequence[int]], fan_in: int) -> None:
         super().__init__()
-        self.pieces = nn.ParameterList([_param(out_max, w) for w in piece_widths])
-        for p in self.pieces:
-            uniform_(p, fan_in)
+        self.row_bounds = _bounds(row_bounds)
+        self.pieces = nn.ModuleList([GridWeight(self.row_bounds, cols, fan_in) for cols in piece_bounds])
 
     def weight(self, rows: int, pieces: Sequence[Piece]) -> Tensor:
-        parts = [self.pieces[p][:rows, :w] for p, w in pieces]
-        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
+        grids = [self.pieces[p].strips(rows, w) for p, w in pieces]
+        return _assemble(grids, rows, self.row_bounds)
 
 
 class OutputNorm(nn.Module):
@@ -89,13 +161,67 @@ def _apply(x: Tensor, weight: Tensor | None, out: dict[str, Tensor | None]) -> T
     return fn.linear_ln(x, weight, out["bias"], out["ln_weight"], out["ln_bias"])
 
 
+@dataclass(frozen=True)
+class Bounds:
+    """The shapes a supernet is built for, and the cut points of its grid weights.
+
+    dense / sparse: the space's dense widths and token counts (increasing); num_dense D0 and
+    num_sparse F: the raw inputs; ds_tokens n; embedding_dim E.
+    """
+
+    dense: tuple[int, ...]
+    sparse: tuple[int, ...]
+    num_dense: int
+    num_sparse: int
+    ds_tokens: int
+    embedding_dim: int
+
+    @property
+    def d_max(self) -> int:
+        return self.dense[-1]
+
+    @property
+    def s_max(self) -> int:
+        return self.sparse[-1]
+
+    @property
+    def operand(self) -> list[int]:
+        """Possible widths of a binary op's operands (a block's dense output or the raw features)."""
+        return sorted({*self.dense, self.num_dense} - {0})
+
+    @property
+    def dot_tokens(self) -> list[int]:
+        return sorted({dot_tokens(d) for d in self.dense})
+
+    @property
+    def dot_pairs(self) -> list[int]:
+        return [k * (k + 1) // 2 for k in self.dot_tokens]
+
+    def dense_pieces(self, block: int) -> list[list[int]]:
+        """Column cuts of each dense input piece of ``block``: piece c = candidate c."""
+        return [[self.num_dense]] + [list(self.dense)] * block
+
+    def sparse_pieces(self, block: int) -> list[list[int]]:
+        """Column cuts of each sparse piece: 0 = raw fields, 2j-1 / 2j = block j-1's main / DS tokens."""
+        return [[self.num_sparse]] + [list(self.sparse), [self.ds_tokens]] * block
+
+    @property
+    def dense_fan_in(self) -> int:
+        return max(self.d_max, self.num_dense)
+
+    @property
+    def sparse_fan_in(self) -> int:
+        return max(self.num_sparse, self.s_max + self.ds_tokens)
+
+
 class SharedFC(nn.Module):
     """FC over the dense pieces of one block: W Dmax x (pieces), LN / bias over Dmax."""
 
-    def __init__(self, d_max: int, dense_pieces: Sequence[int], fan_in: int, *, layernorm: bool) -> None:
+    def __init__(self, bounds: Bounds, block: int, *, layernorm: bool) -> None:
         super().__init__()
-        self.w = SlotLinear(d_max, dense_pieces, fan_in)
-        self.out = OutputNorm(d_max, layernorm=layernorm, fan_in=fan_in)
+        fan_in = bounds.dense_fan_in
+        self.w = SlotLinear(bounds.dense, bounds.dense_pieces(block), fan_in)
+        self.out = OutputNorm(bounds.d_max, layernorm=layernorm, fan_in=fan_in)
 
     def export(self, d: int, pieces: Sequence[Piece]) -> dict[str, Tensor]:
         return _linear_state("linear.", self.w.weight(d, pieces), self.out.sliced(d))
@@ -107,33 +233,22 @@ class SharedFC(nn.Module):
 class SharedDot(nn.Module):
     """Dot-Product: P E x (dense pieces), Q kmax x (sparse pieces), R Dmax x kmax(kmax+1)/2."""
 
-    def __init__(
-        self,
-        d_max: int,
-        embedding_dim: int,
-        dense_pieces: Sequence[int],
-        dense_fan_in: int,
-        sparse_pieces: Sequence[int],
-        sparse_fan_in: int,
-        *,
-        layernorm: bool,
-    ) -> None:
+    def __init__(self, bounds: Bounds, block: int, *, layernorm: bool) -> None:
         super().__init__()
-        self.embedding_dim = embedding_dim
-        self.k_max = dot_tokens(d_max)
-        pairs_max = self.k_max * (self.k_max + 1) // 2
-        self.p = SlotLinear(embedding_dim, dense_pieces, dense_fan_in)
-        self.p_out = OutputNorm(embedding_dim, layernorm=layernorm, fan_in=dense_fan_in)
-        self.q = SlotLinear(self.k_max, sparse_pieces, sparse_fan_in)
-        self.q_out = OutputNorm(self.k_max, layernorm=layernorm, fan_in=sparse_fan_in)
-        self.r = _param(d_max, pairs_max)
-        uniform_(self.r, pairs_max)
-        self.r_out = OutputNorm(d_max, layernorm=layernorm, fan_in=pairs_max)
+        e = self.embedding_dim = bounds.embedding_dim
+        dense_fan, sparse_fan = bounds.dense_fan_in, bounds.sparse_fan_in
+        self.p = SlotLinear([e], bounds.dense_pieces(block), dense_fan)
+        self.p_out = OutputNorm(e, layernorm=layernorm, fan_in=dense_fan)
+        self.q = SlotLinear(bounds.dot_tokens, bounds.sparse_pieces(block), sparse_fan)
+        self.q_out = OutputNorm(bounds.dot_tokens[-1], layernorm=layernorm, fan_in=sparse_fan)
+        pairs_max = bounds.dot_pairs[-1]
+        self.r = GridWeight(bounds.dense, bounds.dot_pairs, pairs_max)
+        self.r_out = OutputNorm(bounds.d_max, layernorm=layernorm, fan_in=pairs_max)
         self._tril: dict[tuple[int, torch.device], Tensor] = {}
 
     def tril_index(self, k: int, device: torch.device) -> Tensor:
         key = (k, device)
-        if key not in self._tril:  # at most k_max entries per device
+        if key not in self._tril:  # at most one entry per token count and device
             self._tril[key] = fn.tril_flat_index(k, device)
         return self._tril[key]
 
@@ -144,22 +259,14 @@ class SharedDot(nn.Module):
         pairs = k * (k + 1) // 2
         e = self.embedding_dim
         dense_skip, token_skip, out_skip = din == e, n == k, pairs == d
-        p = {
-            "weight": None if dense_skip else self.p.weight(e, dpieces),
-            **self.p_out.sliced(e, ln=not dense_skip),
-        }
-        q = {
-            "weight": None if token_skip else self.q.weight(k, spieces),
-            **self.q_out.sliced(k, ln=not token_skip),
-        }
-        r = {
-            "weight": None if out_skip else self.r[:d, :pairs],
-            **self.r_out.sliced(d, projected=not out_skip),
-        }
-        if dense_skip:
-            p["bias"] = None
-        if token_skip:
-            q["bias"] = None
+        p: dict[str, Tensor | None] = {"weight": None, "bias": None, "ln_weight": None, "ln_bias": None}
+        q = dict(p)
+        if not dense_skip:
+            p = {"weight": self.p.weight(e, dpieces), **self.p_out.sliced(e)}
+        if not token_skip:
+            q = {"weight": self.q.weight(k, spieces), **self.q_out.sliced(k)}
+        r_weight = None if out_skip else self.r.get(d, pairs)
+        r = {"weight": r_weight, **self.r_out.sliced(d, projected=not out_skip)}
         return p, q, r
 
     def export(
@@ -184,25 +291,21 @@ class SharedDot(nn.Module):
 class SharedGating(nn.Module):
     """Gating: A Wmax x Wmax (+ bias), R Dmax x Wmax; sliced A[:w, :w], R[:d, :w]."""
 
-    def __init__(self, d_max: int, w_max: int, *, layernorm: bool) -> None:
+    def __init__(self, bounds: Bounds, *, layernorm: bool) -> None:
         super().__init__()
-        self.a = _param(w_max, w_max)
+        w_max = bounds.operand[-1]
+        self.a = GridWeight(bounds.operand, bounds.operand, w_max)
         self.a_bias = _param(w_max)
-        uniform_(self.a, w_max)
         uniform_(self.a_bias, w_max)
-        self.r = _param(d_max, w_max)
-        uniform_(self.r, w_max)
-        self.r_out = OutputNorm(d_max, layernorm=layernorm, fan_in=w_max)
+        self.r = GridWeight(bounds.dense, bounds.operand, w_max)
+        self.r_out = OutputNorm(bounds.d_max, layernorm=layernorm, fan_in=w_max)
 
     def export(self, wl: int, wr: int, d: int) -> dict[str, Tensor]:
         w = max(wl, wr)
         skip = w == d
-        state = {"gate.weight": self.a[:w, :w], "gate.bias": self.a_bias[:w]}
-        state.update(
-            _linear_state(
-                "out_proj.", None if skip else self.r[:d, :w], self.r_out.sliced(d, projected=not skip)
-            )
-        )
+        state = {"gate.weight": self.a.get(w, w), "gate.bias": self.a_bias[:w]}
+        r_weight = None if skip else self.r.get(d, w)
+        state.update(_linear_state("out_proj.", r_weight, self.r_out.sliced(d, projected=not skip)))
         return state
 
     def forward(self, left: Tensor, right: Tensor, d: int) -> Tensor:
@@ -210,42 +313,41 @@ class SharedGating(nn.Module):
         # columns of `left` are zero: so A[:wr, :wl] gives exactly the standalone op's result.
         wl, wr = left.shape[1], right.shape[1]
         w = max(wl, wr)
-        gated = torch.sigmoid(F.linear(left, self.a[:wr, :wl], self.a_bias[:wr])) * right
+        gated = torch.sigmoid(F.linear(left, self.a.get(wr, wl), self.a_bias[:wr])) * right
         if w == d:
             return _apply(fn.pad_to(gated, w), None, self.r_out.sliced(d, projected=False))
-        return _apply(gated, self.r[:d, :wr], self.r_out.sliced(d))
+        return _apply(gated, self.r.get(d, wr), self.r_out.sliced(d))
 
 
 class SharedSum(nn.Module):
     """Sum: R Dmax x Wmax, sliced R[:d, :w]."""
 
-    def __init__(self, d_max: int, w_max: int, *, layernorm: bool) -> None:
+    def __init__(self, bounds: Bounds, *, layernorm: bool) -> None:
         super().__init__()
-        self.r = _param(d_max, w_max)
-        uniform_(self.r, w_max)
-        self.r_out = OutputNorm(d_max, layernorm=layernorm, fan_in=w_max)
+        w_max = bounds.operand[-1]
+        self.r = GridWeight(bounds.dense, bounds.operand, w_max)
+        self.r_out = OutputNorm(bounds.d_max, layernorm=layernorm, fan_in=w_max)
+
+    def _weight(self, w: int, d: int) -> tuple[Tensor | None, dict[str, Tensor | None]]:
+        skip = w == d
+        return (None if skip else self.r.get(d, w)), self.r_out.sliced(d, projected=not skip)
 
     def export(self, wl: int, wr: int, d: int) -> dict[str, Tensor]:
-        w = max(wl, wr)
-        skip = w == d
-        return _linear_state(
-            "out_proj.", None if skip else self.r[:d, :w], self.r_out.sliced(d, projected=not skip)
-        )
+        return _linear_state("out_proj.", *self._weight(max(wl, wr), d))
 
     def forward(self, left: Tensor, right: Tensor, d: int) -> Tensor:
         w = max(left.shape[1], right.shape[1])
-        skip = w == d
-        summed = fn.pad_to(left, w) + fn.pad_to(right, w)
-        return _apply(summed, None if skip else self.r[:d, :w], self.r_out.sliced(d, projected=not skip))
+        return _apply(fn.pad_to(left, w) + fn.pad_to(right, w), *self._weight(w, d))
 
 
 class SharedEFC(nn.Module):
     """EFC: W Tmax x (sparse pieces), LN / bias over Tmax tokens."""
 
-    def __init__(self, s_max: int, sparse_pieces: Sequence[int], fan_in: int, *, layernorm: bool) -> None:
+    def __init__(self, bounds: Bounds, block: int, *, layernorm: bool) -> None:
         super().__init__()
-        self.w = SlotLinear(s_max, sparse_pieces, fan_in)
-        self.out = OutputNorm(s_max, layernorm=layernorm, fan_in=fan_in)
+        fan_in = bounds.sparse_fan_in
+        self.w = SlotLinear(bounds.sparse, bounds.sparse_pieces(block), fan_in)
+        self.out = OutputNorm(bounds.s_max, layernorm=layernorm, fan_in=fan_in)
 
     def export(self, s: int, pieces: Sequence[Piece]) -> dict[str, Tensor]:
         return _linear_state("linear.", self.w.weight(s, pieces), self.out.sliced(s))
@@ -257,17 +359,16 @@ class SharedEFC(nn.Module):
 class SharedAttention(nn.Module):
     """Attention: token projection Tmax x (sparse pieces) + the E-sized attention core (not sliced)."""
 
-    def __init__(
-        self, s_max: int, embedding_dim: int, sparse_pieces: Sequence[int], fan_in: int, *, layernorm: bool
-    ) -> None:
+    def __init__(self, bounds: Bounds, block: int, *, layernorm: bool) -> None:
         super().__init__()
-        e = embedding_dim
-        self.w = SlotLinear(s_max, sparse_pieces, fan_in)
-        self.out = OutputNorm(s_max, layernorm=layernorm, fan_in=fan_in)
-        shapes = {"in_weight": (3 * e, e), "in_bias": (3 * e,), "out_weight": (e, e), "out_bias": (e,)}
+        e = bounds.embedding_dim
+        fan_in = bounds.sparse_fan_in
+        self.w = SlotLinear(bounds.sparse, bounds.sparse_pieces(block), fan_in)
+        self.out = OutputNorm(bounds.s_max, layernorm=layernorm, fan_in=fan_in)
+        shapes = {"in_weight": (3 * e, e), "in_bias": (3 * e,), "out_weight": (e, e), "ffn1_weight": (e, e)}
+        shapes["ffn2_weight"] = (e, e)
         for name in ATTENTION_CORE:
-            shape = shapes.get(name, (e, e) if name.endswith("weight") and name.startswith("ffn") else (e,))
-            setattr(self, name, _param(*shape))
+            setattr(self, name, _param(*shapes.get(name, (e,))))
         reset_attention_parameters(self)
 
     def _proj(
@@ -278,74 +379,73 @@ class SharedAttention(nn.Module):
         return self.w.weight(s, pieces), self.out.sliced(s)
 
     def export(self, n: int, s: int, pieces: Sequence[Piece]) -> dict[str, Tensor]:
-        weight, out = self._proj(n, s, pieces)
-        state = _linear_state("token_proj.", weight, out)
+        state = _linear_state("token_proj.", *self._proj(n, s, pieces))
         state.update({name: getattr(self, name) for name in ATTENTION_CORE})
         return state
 
     def forward(self, tokens: Tensor, s: int, pieces: Sequence[Piece]) -> Tensor:
-        weight, out = self._proj(tokens.shape[2], s, pieces)
-        return fn.attention(_apply(tokens, weight, out), *(getattr(self, name) for name in ATTENTION_CORE))
+        projected = _apply(tokens, *self._proj(tokens.shape[2], s, pieces))
+        return fn.attention(projected, *(getattr(self, name) for name in ATTENTION_CORE))
 
 
 class SharedFM(nn.Module):
     """FM merge: W Dmax x E, LN / bias over Dmax."""
 
-    def __init__(self, d_max: int, embedding_dim: int, *, layernorm: bool) -> None:
+    def __init__(self, bounds: Bounds, *, layernorm: bool) -> None:
         super().__init__()
-        self.w = _param(d_max, embedding_dim)
-        uniform_(self.w, embedding_dim)
-        self.out = OutputNorm(d_max, layernorm=layernorm, fan_in=embedding_dim)
+        e = bounds.embedding_dim
+        self.w = GridWeight(bounds.dense, [e], e)
+        self.out = OutputNorm(bounds.d_max, layernorm=layernorm, fan_in=e)
 
     def export(self, d: int) -> dict[str, Tensor]:
-        return _linear_state("linear.", self.w[:d], self.out.sliced(d))
+        return _linear_state("linear.", self.w.get(d, self.w.shape[1]), self.out.sliced(d))
 
     def forward(self, sparse: Tensor, d: int) -> Tensor:
-        return _apply(fn.fm_term(sparse), self.w[:d], self.out.sliced(d))
+        return _apply(fn.fm_term(sparse), self.w.get(d, self.w.shape[1]), self.out.sliced(d))
 
 
 class SharedDenseToSparse(nn.Module):
     """Dense-to-sparse merge: W (n E) x Dmax sliced by columns [:, :d]; skipped when d == n E."""
 
-    def __init__(self, d_max: int, tokens: int, embedding_dim: int, *, layernorm: bool) -> None:
+    def __init__(self, bounds: Bounds, *, layernorm: bool) -> None:
         super().__init__()
-        self.embedding_dim = embedding_dim
-        self.width = tokens * embedding_dim
-        self.w = _param(self.width, d_max)
-        uniform_(self.w, d_max)
-        self.out = OutputNorm(self.width, layernorm=layernorm, fan_in=d_max)
+        self.embedding_dim = bounds.embedding_dim
+        self.width = bounds.ds_tokens * bounds.embedding_dim
+        self.w = GridWeight([self.width], bounds.dense, bounds.d_max)
+        self.out = OutputNorm(self.width, layernorm=layernorm, fan_in=bounds.d_max)
 
     def _parts(self, d: int) -> tuple[Tensor | None, dict[str, Tensor | None]]:
         if d == self.width:
             return None, {"bias": None, "ln_weight": None, "ln_bias": None}
-        return self.w[:, :d], self.out.sliced(self.width)
+        return self.w.get(self.width, d), self.out.sliced(self.width)
 
     def export(self, d: int) -> dict[str, Tensor]:
-        weight, out = self._parts(d)
-        return _linear_state("linear.", weight, out)
+        return _linear_state("linear.", *self._parts(d))
 
     def forward(self, dense: Tensor) -> Tensor:
-        weight, out = self._parts(dense.shape[1])
-        return fn.dense_to_sparse_tokens(_apply(dense, weight, out), self.embedding_dim)
+        return fn.dense_to_sparse_tokens(_apply(dense, *self._parts(dense.shape[1])), self.embedding_dim)
 
 
 class SharedHead(nn.Module):
     """Head over the last block: weights for Dmax dense units, Tmax main tokens and n DS tokens."""
 
-    def __init__(self, d_max: int, s_max: int, ds_tokens: int, embedding_dim: int) -> None:
+    def __init__(self, bounds: Bounds) -> None:
         super().__init__()
-        e = embedding_dim
-        fan_in = d_max + (s_max + ds_tokens) * e
-        self.w = SlotLinear(1, [d_max, s_max * e, ds_tokens * e], fan_in)
+        e = bounds.embedding_dim
+        fan_in = bounds.d_max + (bounds.s_max + bounds.ds_tokens) * e
+        pieces = [list(bounds.dense), [s * e for s in bounds.sparse], [bounds.ds_tokens * e]]
+        self.w = SlotLinear([1], pieces, fan_in)
         self.bias = _param(1)
         uniform_(self.bias, fan_in)
+        self.embedding_dim = e
+        self.ds_width = bounds.ds_tokens * e
 
-    def weight(self, d: int, s: int, ds_tokens: int, embedding_dim: int) -> Tensor:
-        pieces = [(0, d), (1, s * embedding_dim)] + ([(2, ds_tokens * embedding_dim)] if ds_tokens else [])
+    def weight(self, d: int, s: int, with_ds: bool) -> Tensor:
+        pieces = [(0, d), (1, s * self.embedding_dim)] + ([(2, self.ds_width)] if with_ds else [])
         return self.w.weight(1, pieces)
 
-    def export(self, d: int, s: int, ds_tokens: int, embedding_dim: int) -> dict[str, Tensor]:
-        return {"linear.weight": self.weight(d, s, ds_tokens, embedding_dim), "linear.bias": self.bias}
+    def export(self, d: int, s: int, with_ds: bool) -> dict[str, Tensor]:
+        return {"linear.weight": self.weight(d, s, with_ds), "linear.bias": self.bias}
 
     def forward(self, dense: Tensor, parts: Sequence[Tensor], weight: Tensor) -> Tensor:
         x = torch.cat([dense, *(fn.flatten_tokens(p) for p in parts)], dim=1)

@@ -14,7 +14,6 @@ dense width / token count, n the dense-to-sparse token count. Inside, sparse ten
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
@@ -26,6 +25,7 @@ from nasrec.supernet import functional as fn
 from nasrec.supernet.embeddings import Embeddings
 from nasrec.supernet.paths import BINARY_OPS, BlockPath, Path, as_path
 from nasrec.supernet.shared import (
+    Bounds,
     Piece,
     SharedAttention,
     SharedDenseToSparse,
@@ -44,59 +44,23 @@ def embedding_seed_from_torch() -> int:
     return int(torch.randint(0, 2**62, (1,)).item())
 
 
-@dataclass(frozen=True)
-class Shapes:
-    """The max shapes a supernet is built for."""
-
-    num_dense: int  # D0
-    num_sparse: int  # F
-    embedding_dim: int  # E
-    d_max: int
-    s_max: int
-    ds_tokens: int  # n
-
-    @property
-    def w_max(self) -> int:
-        """Widest operand of a binary op (a block output or the raw dense features)."""
-        return max(self.d_max, self.num_dense)
-
-    def dense_pieces(self, block: int) -> list[int]:
-        """Max width of each dense candidate of ``block``: piece c = candidate c."""
-        return [self.num_dense] + [self.d_max] * block
-
-    def sparse_pieces(self, block: int) -> list[int]:
-        """Max tokens of each sparse piece: 0 = raw fields, 2j-1 / 2j = block j-1's main / DS tokens."""
-        return [self.num_sparse] + [self.s_max, self.ds_tokens] * block
-
-
 class SuperNetBlock(nn.Module):
     """One choice block: a shared instance of every op of the space, plus the two merges."""
 
-    def __init__(self, index: int, space: SearchSpace, shapes: Shapes, *, layernorm: bool) -> None:
+    def __init__(self, index: int, space: SearchSpace, bounds: Bounds, *, layernorm: bool) -> None:
         super().__init__()
-        e, d_max, s_max = shapes.embedding_dim, shapes.d_max, shapes.s_max
-        dense_pieces, sparse_pieces = shapes.dense_pieces(index), shapes.sparse_pieces(index)
-        dense_fan, sparse_fan = shapes.w_max, max(shapes.num_sparse, s_max + shapes.ds_tokens)
-        ops: dict[str, nn.Module] = {}
-        for op in space.dense_ops:
-            if op == "fc":
-                ops[op] = SharedFC(d_max, dense_pieces, dense_fan, layernorm=layernorm)
-            elif op == "dot":
-                ops[op] = SharedDot(
-                    d_max, e, dense_pieces, dense_fan, sparse_pieces, sparse_fan, layernorm=layernorm
-                )
-            elif op == "gating":
-                ops[op] = SharedGating(d_max, shapes.w_max, layernorm=layernorm)
-            elif op == "sum":
-                ops[op] = SharedSum(d_max, shapes.w_max, layernorm=layernorm)
-        for op in space.sparse_ops:
-            if op == "efc":
-                ops[op] = SharedEFC(s_max, sparse_pieces, sparse_fan, layernorm=layernorm)
-            elif op == "attention":
-                ops[op] = SharedAttention(s_max, e, sparse_pieces, sparse_fan, layernorm=layernorm)
-        self.ops = nn.ModuleDict(ops)
-        self.fm = SharedFM(d_max, e, layernorm=layernorm)
-        self.dense_to_sparse = SharedDenseToSparse(d_max, shapes.ds_tokens, e, layernorm=layernorm)
+        ln = layernorm
+        makers = {
+            "fc": lambda: SharedFC(bounds, index, layernorm=ln),
+            "dot": lambda: SharedDot(bounds, index, layernorm=ln),
+            "gating": lambda: SharedGating(bounds, layernorm=ln),
+            "sum": lambda: SharedSum(bounds, layernorm=ln),
+            "efc": lambda: SharedEFC(bounds, index, layernorm=ln),
+            "attention": lambda: SharedAttention(bounds, index, layernorm=ln),
+        }
+        self.ops = nn.ModuleDict({op: makers[op]() for op in (*space.dense_ops, *space.sparse_ops)})
+        self.fm = SharedFM(bounds, layernorm=ln)
+        self.dense_to_sparse = SharedDenseToSparse(bounds, layernorm=ln)
 
 
 class _Candidates:
@@ -174,18 +138,18 @@ class SuperNet(nn.Module):
         self.schema = schema
         self.space = space
         self.layernorm = layernorm
-        self.shapes = Shapes(
+        self.bounds = Bounds(
+            dense=tuple(sorted(space.dense_widths)),
+            sparse=tuple(sorted(space.sparse_widths)),
             num_dense=schema.num_dense,
             num_sparse=schema.num_sparse,
-            embedding_dim=space.embedding_dim,
-            d_max=max(space.dense_widths),
-            s_max=max(space.sparse_widths),
             ds_tokens=space.ds_tokens,
+            embedding_dim=space.embedding_dim,
         )
         self.blocks = nn.ModuleList(
-            SuperNetBlock(i, space, self.shapes, layernorm=layernorm) for i in range(space.num_blocks)
+            SuperNetBlock(i, space, self.bounds, layernorm=layernorm) for i in range(space.num_blocks)
         )
-        self.head = SharedHead(self.shapes.d_max, self.shapes.s_max, space.ds_tokens, space.embedding_dim)
+        self.head = SharedHead(self.bounds)
         if device is not None:
             self.to(device)
         self.embeddings = Embeddings(
@@ -227,12 +191,7 @@ class SuperNet(nn.Module):
         assert out_dense is not None and parts is not None
         bp = path.blocks[-1]
         assert bp is not None and bp.sparse_width is not None
-        weight = self.head.weight(
-            out_dense.shape[1],
-            bp.sparse_width,
-            self.shapes.ds_tokens if len(parts) > 1 else 0,
-            self.shapes.embedding_dim,
-        )
+        weight = self.head.weight(out_dense.shape[1], bp.sparse_width, len(parts) > 1)
         return self.head(out_dense, [t for t, _ in parts], weight)
 
     def _block_forward(
@@ -318,12 +277,18 @@ class SuperNet(nn.Module):
     # ---- inheritance ----------------------------------------------------------------------------------
 
     def subnet_state_dict(self, arch: Architecture) -> dict[str, Tensor]:
-        """The non-embedding state dict of ``SubNet(arch)`` with weights inherited from this supernet."""
+        """The non-embedding state dict of ``SubNet(arch)`` with weights inherited from this supernet
+        (detached copies)."""
+        return {k: v.clone() for k, v in self._subnet_state(arch).items()}
+
+    @torch.no_grad()
+    def _subnet_state(self, arch: Architecture) -> dict[str, Tensor]:
+        """As ``subnet_state_dict``, but entries may be views of this supernet's parameters."""
         from nasrec.subnet import plan_subnet
 
         path = as_path(arch)
         self.check_path(path)
-        plan = plan_subnet(arch, self.schema.num_dense, self.schema.num_sparse, self.shapes.ds_tokens)
+        plan = plan_subnet(arch, self.schema.num_dense, self.schema.num_sparse, self.bounds.ds_tokens)
         state: dict[str, Tensor] = {}
         for pos, bplan in enumerate(plan.blocks):
             block = self.blocks[bplan.index]
@@ -331,9 +296,9 @@ class SuperNet(nn.Module):
                 owner = block.ops[op] if op in block.ops else getattr(block, op)
                 state.update({f"blocks.{pos}.{name}.{k}": v for k, v in owner.export(*args).items()})
         out = plan.output
-        head = self.head.export(out.dense, out.tokens, out.ds_tokens, self.shapes.embedding_dim)
+        head = self.head.export(out.dense, out.tokens, out.ds_tokens > 0)
         state.update({f"head.{k}": v for k, v in head.items()})
-        return {k: v.detach().clone() for k, v in state.items()}
+        return state
 
 
 def _sum(outs: list[Tensor]) -> Tensor:
