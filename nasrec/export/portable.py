@@ -11,6 +11,7 @@ Shapes: B batch, D dense features, F sparse fields, E embedding dim.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +24,14 @@ from nasrec.data.schema import DatasetSchema
 from nasrec.errors import ConfigError
 from nasrec.space import Architecture
 
-__all__ = ["ModelSpec", "PortableEmbeddings", "PortableModel", "build_portable", "portable_from_subnet"]
+__all__ = [
+    "ModelSpec",
+    "PortableEmbeddings",
+    "PortableModel",
+    "build_portable",
+    "portable_from_subnet",
+    "reference_logits",
+]
 
 
 @dataclass(frozen=True)
@@ -96,9 +104,12 @@ class PortableModel(nn.Module):
         self.head = head
 
     def forward(self, dense: Tensor, sparse: Tensor) -> Tensor:
-        # The body of SubNet.forward_tensors, with the portable embedding lookup.
+        return self.forward_embedded(dense, self.embeddings(sparse))
+
+    def forward_embedded(self, dense: Tensor, embedded: Tensor) -> Tensor:
+        """dense B x D, embedded B x F x E -> logits B (the body of ``SubNet.forward_tensors``)."""
         dense_list = [dense]
-        sparse_list = [self.embeddings(sparse).transpose(1, 2)]
+        sparse_list = [embedded.transpose(1, 2)]
         for block in self.blocks:
             d, s = block(dense_list, sparse_list)
             dense_list.append(d)
@@ -140,6 +151,20 @@ def portable_state(subnet: Any) -> dict[str, Tensor]:
     tables = [t.to("cpu", torch.float32) for t in subnet.embeddings.get_weights()]
     state["embeddings.weight"] = torch.cat(tables).contiguous()
     return state
+
+
+def reference_logits(model: PortableModel, dense: Tensor, sparse: Tensor) -> Tensor:
+    """Float64 logits of ``model``: the yardstick for float32 rounding when comparing two runtimes.
+
+    Without LayerNorm, activations can reach the hundreds, and two correct float32 runtimes (say
+    PyTorch and onnxruntime) then differ by far more than 1e-5; how far each is from this float64
+    result says how much of a difference is rounding. Embedding rows are looked up exactly in float32
+    (no table is copied); everything after runs in float64.
+    """
+    blocks, head = copy.deepcopy(model.blocks).double(), copy.deepcopy(model.head).double()
+    shell = PortableModel(model.embeddings, blocks, head)  # the tables stay float32 and shared
+    with torch.no_grad():
+        return shell.forward_embedded(dense.double(), model.embeddings(sparse).double())
 
 
 def portable_from_subnet(subnet: Any) -> tuple[PortableModel, ModelSpec]:

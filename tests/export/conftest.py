@@ -1,0 +1,53 @@
+"""Fixtures for the export tests: real Criteo rows (criteo_8k, ingested once) and trained SubNets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+CRITEO_FILES = ("train.txt", "dev.txt", "test.txt")
+REFERENCE_CONFIGS = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "nasrec_configs"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread() -> Any:
+    """One intra-op thread: the machine is shared and small; OpenMP spinning only slows small models."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def criteo(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """criteo_8k ingested as given (train / dev / test files -> train / val / test splits)."""
+    from nasrec.data import ingest
+
+    home = tmp_path_factory.mktemp("export_data_home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("NASREC_HOME", str(home))
+        return ingest("criteo", [shared_data / "criteo_8k" / f for f in CRITEO_FILES], name="criteo_8k")
+
+
+def train_briefly(arch: Any, dataset: Any, *, layernorm: bool, space: Any, steps: int = 3) -> Any:
+    """A SubNet trained for a few steps (fbgemm embeddings), so no weight is at its initial value."""
+    from nasrec.train import TrainConfig, train_subnet
+
+    config = TrainConfig(
+        steps=steps, batch_size=256, lr=0.02, eval_rows=256, checkpoint_every=None, layernorm=layernorm
+    )
+    return train_subnet(arch, dataset=dataset, config=config, space=space)
+
+
+def reference_arch(name: str) -> tuple[Any, str]:
+    """A reference Criteo config (``autoctr`` / ``xlarge``) and the nasrec space it belongs to."""
+    from nasrec.space import Architecture, reference_space_name
+
+    path = REFERENCE_CONFIGS / f"ea_criteo_kaggle_{name}_best_1shot.json"
+    if not path.is_file():
+        pytest.skip(f"reference config not found at {path}")
+    text = path.read_text()
+    return Architecture.from_nasrec_json(text), reference_space_name(text)
