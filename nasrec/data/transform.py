@@ -45,11 +45,15 @@ DERIVATIONS = {"avazu_hour_of_day": _avazu_hour_of_day, "avazu_weekday": _avazu_
 
 def dense_transform(x: np.ndarray) -> np.ndarray:
     """Raw counts (NaN = missing) -> float32 model inputs (a new array; ``x`` is not modified)."""
-    out = np.array(x, dtype=np.float32, copy=True)
-    np.maximum(out, 0.0, out=out)  # NaN stays NaN
-    np.log1p(out, out=out)
-    out[~np.isfinite(out)] = 0.0
-    return out
+    return dense_transform_(np.array(x, dtype=np.float32, copy=True))
+
+
+def dense_transform_(x: np.ndarray) -> np.ndarray:
+    """:func:`dense_transform` in place on a float32 array (e.g. a memory map being written); returns it."""
+    np.maximum(x, 0.0, out=x)  # NaN stays NaN
+    np.log1p(x, out=x)
+    x[~np.isfinite(x)] = 0.0
+    return x
 
 
 @dataclass(frozen=True)

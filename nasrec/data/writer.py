@@ -24,11 +24,13 @@ from nasrec.data.formats import RawData, parallel_map
 from nasrec.data.schema import DatasetSchema, SparseFeature
 from nasrec.data.split import SPLITS
 from nasrec.data.store import staging_dir
-from nasrec.data.transform import DENSE_TRANSFORM, dense_transform
+from nasrec.data.transform import DENSE_TRANSFORM, dense_transform_
 from nasrec.data.vocab import Vocabulary, build_vocabulary, hot_row_fraction
 from nasrec.errors import DataError
 
 __all__ = ["write_dataset"]
+
+_CHUNK = 1 << 14
 
 
 def write_dataset(
@@ -60,9 +62,14 @@ def write_dataset(
     with staging_dir(name, force=force) as tmp:
         labels = raw.labels[order].astype(np.float32)
         np.save(tmp / "label.npy", labels)
-        dense = dense_transform(raw.dense) if raw.dense.shape[1] else np.zeros((n, 0), np.float32)
-        np.save(tmp / "dense.npy", dense[order])
-        del dense
+        raw_dense = np.asarray(raw.dense, dtype=np.float32)
+        dense = _new_npy(tmp / "dense.npy", np.float32, (n, raw_dense.shape[1]))
+        for start in range(0, n, _CHUNK):  # gather, transform and write one cache-sized block at a time
+            block = dense[start : start + _CHUNK]
+            np.take(raw_dense, order[start : start + _CHUNK], axis=0, out=block, mode="clip")
+            dense_transform_(block)
+        _flush(dense)
+        del dense, raw_dense
         columns = np.empty((len(raw.sparse), n), dtype=np.int32)  # F x N, storage order
 
         def encode(f: int) -> Vocabulary:
@@ -70,12 +77,15 @@ def write_dataset(
             vocab, indices = build_vocabulary(
                 codes, values, train_mask, min_count=min_count, max_rows=max_rows
             )
-            np.take(indices, order, out=columns[f])
+            np.take(indices, order, out=columns[f], mode="clip")
             return vocab
 
         vocabs = parallel_map(encode, range(len(raw.sparse)))
-        sparse = np.ascontiguousarray(columns.T)  # N x F, C order so a row range is one slice
-        np.save(tmp / "sparse.npy", sparse)
+        sparse = _new_npy(tmp / "sparse.npy", np.int32, (n, len(vocabs)))  # N x F: a row range is one slice
+        for start in range(0, n, _CHUNK):  # blocked transpose, straight into the file
+            sparse[start : start + _CHUNK] = columns[:, start : start + _CHUNK].T
+        _flush(sparse)
+        del sparse
         for key, arr in (extra_arrays or {}).items():
             np.save(tmp / f"{key}.npy", arr[order])
         _write_vocab(tmp / "vocab.arrow", raw.sparse_names, vocabs)
@@ -115,6 +125,19 @@ def write_dataset(
     from nasrec.home import datasets_dir
 
     return datasets_dir() / name
+
+
+def _new_npy(path: Path, dtype: type, shape: tuple[int, int]) -> np.ndarray:
+    """A writable memory-mapped .npy file (a (n, 0) array cannot be mapped, so it is saved directly)."""
+    if shape[0] * shape[1] == 0:
+        np.save(path, np.zeros(shape, dtype))
+        return np.zeros(shape, dtype)
+    return np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
+
+
+def _flush(arr: np.ndarray) -> None:
+    if isinstance(arr, np.memmap):
+        arr.flush()
 
 
 def _rate(labels: np.ndarray) -> float | None:
