@@ -159,7 +159,7 @@ def _write_bundle(root: Path, subnet: Any, dataset: Any, metrics: dict[str, Any]
     save_file(
         dict(model.state_dict()),
         str(root / WEIGHTS),
-        metadata={"format": FORMAT, "embeddings": "one table, fields concatenated in order"},
+        metadata={"nasrec": json.dumps(_weights_note(spec), sort_keys=True)},  # one key: stable bytes
     )
     torch.jit.save(torch.jit.script(model), str(root / TORCHSCRIPT))
     dense, sparse, rows = _verification_rows(dataset)
@@ -191,6 +191,14 @@ def _write_bundle(root: Path, subnet: Any, dataset: Any, metrics: dict[str, Any]
         },
     }
     _write_json(root / MANIFEST, manifest)
+
+
+def _weights_note(spec: ModelSpec) -> dict[str, Any]:
+    return {
+        "format": FORMAT,
+        "embeddings.weight": "all tables concatenated in field order; field f starts at row offsets[f]",
+        "offsets": np.concatenate([[0], np.cumsum(spec.table_rows)[:-1]]).tolist(),
+    }
 
 
 def feature_map_dict(dataset: Any) -> dict[str, Any]:

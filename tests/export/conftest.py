@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 
@@ -51,3 +52,19 @@ def reference_arch(name: str) -> tuple[Any, str]:
         pytest.skip(f"reference config not found at {path}")
     text = path.read_text()
     return Architecture.from_nasrec_json(text), reference_space_name(text)
+
+
+def criteo_records(schema: Any, lines: list[str]) -> list[dict[str, str]]:
+    """Raw Criteo TSV lines (label, I1..I13, C1..C26) as records keyed by the schema's column names."""
+    names = [schema.label, *schema.dense, *(f.name for f in schema.sparse)]
+    return [dict(zip(names, line.rstrip("\n").split("\t"), strict=True)) for line in lines]
+
+
+def raw_rows_in_storage_order(dataset: Any) -> list[str]:
+    """The raw lines of an ingested train / val / test dataset, in the order its rows are stored."""
+    from nasrec.data.split import given_split
+
+    files = [Path(p).read_text().splitlines() for p in dataset.meta["source"]]
+    order = np.concatenate(given_split([len(f) for f in files], dataset.meta["split"]["seed"]))
+    lines = [line for f in files for line in f]
+    return [lines[i] for i in order]
