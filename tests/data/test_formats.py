@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from nasrec.data import Dataset, FormatOptions, dense_transform, ingest, transform_raw
+from nasrec.data import BatchLoader, Dataset, FormatOptions, dense_transform, ingest, transform_raw
 from nasrec.data.formats import AVAZU_COLUMNS, CRITEO_DENSE, CRITEO_SPARSE, KDD12_COLUMNS
 
 CRITEO_COLUMNS = ("label", *CRITEO_DENSE, *CRITEO_SPARSE)
@@ -107,6 +107,8 @@ def test_avazu_sample_with_and_without_header(shared_data: Path, tmp_path: Path)
     # every sample row is 2014-10-21 00h, a Tuesday (Monday = 0)
     assert ds.vocabulary("hour_of_day") == ["", "00"]
     assert ds.vocabulary("weekday") == ["", "1"]
+    batch = next(iter(BatchLoader(ds.split("train"), 16)))
+    assert batch.dense.shape == (16, 0) and batch.sparse.shape == (16, len(names))  # no dense features
     no_header = tmp_path / "avazu_noheader.csv"
     no_header.write_text("".join(path.read_text().splitlines(keepends=True)[1:]))
     ds2 = ingest("avazu", [no_header], name="avazu2")
