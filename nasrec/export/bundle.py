@@ -4,7 +4,8 @@
         architecture.json    the genotype (loadable by ``nasrec train``), canonical hash, model shapes
         weights.safetensors  every weight in PortableModel naming; tables concatenated in field order
         model.pt             TorchScript (``torch.jit.load``; core aten ops only, no fbgemm, no nasrec)
-        model.onnx           ONNX, opset 17, inputs ``dense`` / ``sparse``, output ``logits``, batch dynamic
+        model.onnx           ONNX (opset 17; 18 from the fallback exporter), inputs ``dense`` / ``sparse``,
+                             output ``logits``, batch axis dynamic
         feature_map.json     schema, vocabularies and dense transform: raw records -> model inputs
         metrics.json         what the caller passed (val / test log loss, AUC, FLOPs, params, ...)
         manifest.json        versions, creation time, inputs / output, verification, sha256 of every file
@@ -19,6 +20,7 @@ must reproduce the SubNet's logits (and be finite) or the export fails.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -26,8 +28,9 @@ import math
 import os
 import shutil
 import uuid
+import warnings
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,7 +39,7 @@ import numpy as np
 import torch
 
 from nasrec.errors import ConfigError, ConflictError, DataError
-from nasrec.export.onnx_export import OPSET, export_onnx, onnx_session, run_onnx
+from nasrec.export.onnx_export import export_onnx, onnx_session, run_onnx
 from nasrec.export.portable import ModelSpec, PortableModel, portable_from_subnet, reference_logits
 
 __all__ = ["BUNDLE_FILES", "FORMAT", "FORMAT_VERSION", "ExportBundle", "export_bundle", "sha256_file"]
@@ -125,7 +128,7 @@ def export_bundle(
     out = Path(out_dir).absolute()
     zip_path = out.with_name(out.name + ".zip") if zip else None
     _check_target(out, zip_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    created = _make_parents(out.parent)
     tag = uuid.uuid4().hex[:8]
     tmp = out.with_name(f".{out.name}.tmp-{tag}")
     tmp_zip = out.with_name(f".{out.name}.zip.tmp-{tag}")
@@ -138,8 +141,22 @@ def export_bundle(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp_zip.unlink(missing_ok=True)
+        for parent in created:  # deepest first; only the directories this call made, if still empty
+            with contextlib.suppress(OSError):
+                parent.rmdir()
         raise
     return ExportBundle(out, zip_path)
+
+
+def _make_parents(path: Path) -> list[Path]:
+    """``mkdir -p path``; returns the directories it created, deepest first."""
+    missing = []
+    while not path.exists():
+        missing.append(path)
+        path = path.parent
+    for directory in reversed(missing):
+        directory.mkdir(exist_ok=True)
+    return missing
 
 
 # ---- writing ----------------------------------------------------------------------------------------
@@ -161,9 +178,10 @@ def _write_bundle(root: Path, subnet: Any, dataset: Any, metrics: dict[str, Any]
         str(root / WEIGHTS),
         metadata={"nasrec": json.dumps(_weights_note(spec), sort_keys=True)},  # one key: stable bytes
     )
-    torch.jit.save(torch.jit.script(model), str(root / TORCHSCRIPT))
+    with _torchscript_on_purpose():
+        torch.jit.save(torch.jit.script(model), str(root / TORCHSCRIPT))
     dense, sparse, rows = _verification_rows(dataset)
-    exporter = export_onnx(model, root / ONNX, (dense[:2], sparse[:2]))
+    onnx_info = export_onnx(model, root / ONNX, (dense[:2], sparse[:2]))
     _write_json(root / FEATURE_MAP, feature_map_dict(dataset))
     _write_json(root / METRICS, metrics)
     checks = _verify(root, subnet, model, dense, sparse)
@@ -182,7 +200,7 @@ def _write_bundle(root: Path, subnet: Any, dataset: Any, metrics: dict[str, Any]
             "shape": ["batch"],
             "probability": "sigmoid(logits)",
         },
-        "onnx": {"opset": OPSET, "exporter": exporter},
+        "onnx": {"opset": onnx_info.opset, "exporter": onnx_info.exporter},
         "verification": {"rows": rows, "split": "val", **checks},
         "files": {
             p.name: {"sha256": sha256_file(p), "bytes": p.stat().st_size}
@@ -253,6 +271,14 @@ def _publish(tmp: Path, out: Path, tmp_zip: Path | None, zip_path: Path | None) 
         shutil.rmtree(trash, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def _torchscript_on_purpose() -> Iterator[None]:
+    """Silence torch 2.13's deprecation notices for torch.jit: the bundle promises a TorchScript file."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"`torch\.jit\.", category=DeprecationWarning)
+        yield
+
+
 def _write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=2, allow_nan=False) + "\n")
 
@@ -296,7 +322,8 @@ def _verify(
         )
     rounding = float(np.abs(expected - reference_logits(model, dense, sparse).numpy()).max())
     allowed = VERIFY_ATOL + VERIFY_RTOL * np.abs(expected) + VERIFY_ROUNDING * rounding
-    scripted = torch.jit.load(str(root / TORCHSCRIPT), map_location="cpu")
+    with _torchscript_on_purpose():
+        scripted = torch.jit.load(str(root / TORCHSCRIPT), map_location="cpu")
     with torch.no_grad():
         outputs = {
             "torchscript": scripted(dense, sparse).numpy(),

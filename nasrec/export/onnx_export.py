@@ -16,6 +16,7 @@ import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,19 +24,28 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["OPSET", "export_onnx", "onnx_session", "run_onnx"]
+__all__ = ["OPSET", "OnnxExport", "export_onnx", "onnx_session", "run_onnx"]
 
 OPSET = 17
+DYNAMO_OPSET = 18  # the torch.export-based exporter's lowest supported opset
 INPUT_NAMES = ("dense", "sparse")
 OUTPUT_NAME = "logits"
 
 _LOCK = threading.Lock()
 
 
+@dataclass(frozen=True)
+class OnnxExport:
+    """How an ONNX file was written: ``"torchscript"`` or ``"torch.export"``, and the opset."""
+
+    exporter: str
+    opset: int
+
+
 def export_onnx(
     model: torch.nn.Module, path: Path, sample: tuple[Tensor, Tensor], *, dynamo: bool | None = None
-) -> str:
-    """Write ``model`` (dense, sparse -> logits) to ``path``; returns the exporter used.
+) -> OnnxExport:
+    """Write ``model`` (dense, sparse -> logits) to ``path``; says which exporter and opset were used.
 
     ``dynamo``: None tries the TorchScript-based exporter and falls back to the torch.export-based
     one; True / False forces one of them.
@@ -55,7 +65,7 @@ def export_onnx(
                 model,
                 sample,
                 str(path),
-                opset_version=max(OPSET, 18),  # the torch.export-based exporter starts at 18
+                opset_version=DYNAMO_OPSET,
                 dynamo=True,
                 external_data=_too_big_for_protobuf(model),
                 input_names=list(INPUT_NAMES),
@@ -63,7 +73,7 @@ def export_onnx(
                 dynamic_shapes=({0: batch}, {0: batch}),
                 verbose=False,
             )
-            return "torch.export"
+            return OnnxExport("torch.export", DYNAMO_OPSET)
         with _layer_norm_symbolic():
             torch.onnx.export(
                 model,
@@ -75,7 +85,7 @@ def export_onnx(
                 output_names=[OUTPUT_NAME],
                 dynamic_axes={name: {0: "batch"} for name in (*INPUT_NAMES, OUTPUT_NAME)},
             )
-        return "torchscript"
+        return OnnxExport("torchscript", OPSET)
 
 
 def onnx_session(path: Path | str | bytes) -> Any:

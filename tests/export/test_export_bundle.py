@@ -153,8 +153,8 @@ def test_failed_export_leaves_nothing_behind(criteo: Any, tmp_path: Path) -> Non
     from nasrec.export import export_bundle
 
     with pytest.raises(DataError, match="not finite"):
-        export_bundle(broken_subnet(criteo), dataset=criteo, out_dir=tmp_path / "out" / "model")
-    assert listing(tmp_path / "out") == []
+        export_bundle(broken_subnet(criteo), dataset=criteo, out_dir=tmp_path / "out" / "deep" / "model")
+    assert listing(tmp_path) == []  # no bundle, zip, temporary files, nor the parent directories it made
 
 
 def test_failed_reexport_keeps_the_earlier_bundle(bundle: Any, criteo: Any, tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ import torch
 from .conftest import reference_arch, train_briefly
 
 ATOL = RTOL = 1e-5
+pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")
 
 CASES = [
     ("ref-autoctr", True),
