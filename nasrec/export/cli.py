@@ -18,7 +18,7 @@ from typing import Annotated, Any
 
 import typer
 
-from nasrec.errors import ConfigError
+from nasrec.errors import ConfigError, NotFoundError
 
 
 def export_command(
@@ -56,6 +56,10 @@ def export_command(
     from nasrec.data import Dataset
     from nasrec.export.bundle import export_bundle
 
+    if not source.exists():
+        raise NotFoundError(
+            f"{source} does not exist; pass a `nasrec train --run-dir` directory or an architecture JSON"
+        )
     dataset = Dataset.open(data)
     training = {"--train-steps": train_steps, "--batch-size": batch_size, "--lr": lr, "--seed": seed}
     training |= {"--layernorm/--no-layernorm": layernorm, "--space": space}

@@ -105,7 +105,7 @@ def load_exported(path: str | os.PathLike[str], *, verify: bool = True) -> Expor
         manifest=manifest,
     )
     try:
-        model.load_state_dict(state, strict=True)
+        model.load_state_dict(state, strict=True, assign=True)
     except RuntimeError as exc:
         raise DataError(f"{path}: {WEIGHTS} does not fit architecture.json: {exc}") from exc
     return model.eval().requires_grad_(False)

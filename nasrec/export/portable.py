@@ -81,12 +81,15 @@ class PortableEmbeddings(nn.Module):
     """All tables in one (sum of rows) x E weight. sparse B x F int64 -> B x F x E.
 
     Indices must lie in ``[0, table_rows[f])``; the graph does not check (a feature map never produces
-    anything else), so an out-of-range index would read a neighbouring table's row.
+    anything else), so an out-of-range index would read a neighbouring table's row. The weight starts
+    as a shape-only placeholder (meta device): load it with ``load_state_dict(..., assign=True)``, so a
+    large table is never allocated twice.
     """
 
     def __init__(self, table_rows: Sequence[int], dim: int) -> None:
         super().__init__()
-        self.weight = nn.Parameter(torch.zeros(sum(table_rows), dim), requires_grad=False)
+        weight = torch.empty(sum(table_rows), dim, device="meta")
+        self.weight = nn.Parameter(weight, requires_grad=False)
         offsets = torch.tensor([0, *table_rows[:-1]], dtype=torch.int64).cumsum(0)
         self.register_buffer("offsets", offsets, persistent=False)
 
@@ -118,7 +121,7 @@ class PortableModel(nn.Module):
 
 
 def build_portable(arch: Architecture, spec: ModelSpec) -> PortableModel:
-    """A PortableModel for ``arch`` with placeholder weights (load real ones with ``load_state_dict``).
+    """A PortableModel for ``arch`` with placeholder weights (load with ``load_state_dict(assign=True)``).
 
     The blocks and head come from ``SubNet`` itself (built over one-row tables, so no real table is
     allocated twice); the caller's torch RNG is left untouched.
@@ -171,5 +174,5 @@ def portable_from_subnet(subnet: Any) -> tuple[PortableModel, ModelSpec]:
     """The PortableModel computing what ``subnet`` computes (CPU, float32, eval mode) and its spec."""
     spec = ModelSpec.of_subnet(subnet)
     model = build_portable(subnet.arch, spec)
-    model.load_state_dict(portable_state(subnet), strict=True)
+    model.load_state_dict(portable_state(subnet), strict=True, assign=True)
     return model, spec

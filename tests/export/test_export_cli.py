@@ -76,6 +76,11 @@ def test_export_an_architecture_file(criteo: Any, tmp_path: Path) -> None:
     assert json.loads((tmp_path / "x" / "metrics.json").read_text())["steps"] == 0
 
 
+def test_missing_source(criteo: Any, tmp_path: Path) -> None:
+    out = invoke([str(tmp_path / "nope.json"), "--data", str(criteo.path), "--out", str(tmp_path / "b")])
+    assert out.exit_code != 0 and "does not exist" in str(out.exception)
+
+
 def test_help() -> None:
     out = invoke(["--help"])
     assert out.exit_code == 0 and "--train-steps" in out.stdout and "--zip" in out.stdout
