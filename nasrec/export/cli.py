@@ -67,7 +67,7 @@ def export_command(
         given = [name for name, value in training.items() if value is not None]
         if given:
             raise ConfigError(
-                f"{', '.join(given)} only apply when SOURCE is an architecture JSON; "
+                f"{', '.join(given)}: for an architecture JSON SOURCE only; "
                 f"{source} is a checkpoint directory, exported as trained"
             )
         subnet, metrics = _from_checkpoint(source)
@@ -98,7 +98,7 @@ def export_command(
     result = {
         "bundle": str(bundle.path),
         "zip": None if bundle.zip_path is None else str(bundle.zip_path),
-        "files": sorted(manifest["files"]),
+        "files": [p.name for p in bundle.files()],
         "canonical_hash": manifest["canonical_hash"],
         "onnx_exporter": manifest["onnx"]["exporter"],
         "max_abs_diff": manifest["verification"]["max_abs_diff"],

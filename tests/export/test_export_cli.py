@@ -48,9 +48,7 @@ def test_export_a_training_run(criteo: Any, tmp_path: Path) -> None:
 
     refused = invoke([str(tmp_path / "run"), "--data", str(criteo.path), "--out", str(tmp_path / "c"),
                       "--train-steps", "5"])  # fmt: skip
-    assert refused.exit_code != 0 and "only apply when SOURCE is an architecture JSON" in str(
-        refused.exception
-    )
+    assert refused.exit_code != 0 and "for an architecture JSON SOURCE only" in str(refused.exception)
     assert not (tmp_path / "c").exists()
 
 
