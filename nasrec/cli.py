@@ -15,6 +15,7 @@ from rich.console import Console
 from nasrec import __version__
 from nasrec.data.cli import app as data_app
 from nasrec.errors import NasrecError
+from nasrec.export.cli import export_command
 from nasrec.space.cli import arch_app, space_app
 from nasrec.store.cli import token_app, user_app
 from nasrec.train.cli import train_command
@@ -31,6 +32,7 @@ app.add_typer(arch_app, name="arch")
 app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 app.command(name="train")(train_command)
+app.command(name="export")(export_command)
 
 err_console = Console(stderr=True)
 
