@@ -13,6 +13,7 @@ anything else     500   logged with its traceback; the client gets no internals
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -63,6 +64,50 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": readable(exc), "errors": jsonable_encoder(errors)}, status_code=422)
 
 
+# What ``_validation_error`` sends, for the OpenAPI schema (FastAPI documents its own default body,
+# ``detail`` as a list, which is not what this app answers).
+VALIDATION_ERROR_SCHEMA = {
+    "title": "ValidationError",
+    "type": "object",
+    "properties": {
+        "type": {"type": "string", "title": "Type"},
+        "loc": {"type": "array", "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]}},
+        "msg": {"type": "string", "title": "Message"},
+    },
+    "required": ["type", "loc", "msg"],
+}
+HTTP_VALIDATION_ERROR_SCHEMA = {
+    "title": "HTTPValidationError",
+    "type": "object",
+    "properties": {
+        "detail": {"type": "string", "title": "Detail", "description": "every problem, readable"},
+        "errors": {
+            "type": "array",
+            "items": {"$ref": "#/components/schemas/ValidationError"},
+            "description": "the same problems, for programs (absent when nasrec rejected a value)",
+        },
+    },
+    "required": ["detail"],
+}
+
+
+def document_error_bodies(app: FastAPI) -> None:
+    """Make the OpenAPI schema describe the 422 body this app really sends."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            schemas = schema.get("components", {}).get("schemas", {})
+            if "HTTPValidationError" in schemas:
+                schemas["HTTPValidationError"] = HTTP_VALIDATION_ERROR_SCHEMA
+                schemas["ValidationError"] = VALIDATION_ERROR_SCHEMA
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 async def _unstorable_value(request: Request, exc: Exception) -> JSONResponse:
     log.info("unstorable value on %s %s: %s", request.method, request.url.path, exc)
     return JSONResponse(
@@ -88,3 +133,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(OverflowError, _unstorable_value)
     app.add_exception_handler(OperationalError, _database_error)
     app.add_exception_handler(Exception, _unexpected)
+    document_error_bodies(app)
