@@ -421,8 +421,14 @@ class Search:
             use_gpu=r.gpus_per_worker > 0,
         )
 
-    def train_supernet(self, *, progress: PhaseProgress | None = None) -> Path:
-        """Train (or resume, or reuse) the supernet; returns its checkpoint directory."""
+    def train_supernet(
+        self, *, progress: PhaseProgress | None = None, should_stop: Callable[[], bool] | None = None
+    ) -> Path | None:
+        """Train (or resume, or reuse) the supernet; returns its checkpoint directory.
+
+        ``should_stop()`` is polled between steps: when it says True, a checkpoint is saved and None is
+        returned (call again to resume from it).
+        """
         from nasrec.train import train_supernet
 
         done = self.study.user_attrs.get(CHECKPOINT_ATTR)
@@ -441,7 +447,10 @@ class Search:
             run_dir=self.run_dir / "supernet",
             resume=True,
             progress=report,
+            should_stop=should_stop,
         )
+        if result.stopped:
+            return None
         if result.checkpoint is None or not result.completed:
             raise NotFoundError(f"supernet training of {self.name!r} did not complete (step {result.step})")
         self.study.set_user_attr(CHECKPOINT_ATTR, str(result.checkpoint))
