@@ -123,11 +123,23 @@ class _FbgemmTables(nn.Module):
             device=device,
         )
 
+        rows = torch.tensor([0, *table_rows[:-1]], dtype=torch.int64).cumsum(0)
+        self.register_buffer("row_offsets", rows.to(device), persistent=False)
+
     def forward(self, sparse: Tensor) -> Tensor:
         b, f = sparse.shape
+        if not torch.is_grad_enabled():
+            # No backward, so no fused update: a plain gather from the same storage (fbgemm's CPU
+            # lookup has no kernel under inference_mode, and this is also what export traces).
+            return F.embedding(sparse + self.row_offsets, self.storage().view(-1, self.dim))
         indices = sparse.t().reshape(-1)  # table-major, one index per (table, example) bag
         offsets = torch.arange(b * f + 1, dtype=torch.int64, device=sparse.device)
         return self.tbe(indices, offsets).view(b, f, self.dim)
+
+    def storage(self) -> Tensor:
+        """All tables, row after row in field order (fbgemm's flat weight storage)."""
+        host = self.tbe.weights_host
+        return (host if host.numel() else self.tbe.weights_dev).detach()
 
 
 class Embeddings(nn.Module):

@@ -62,6 +62,11 @@ def test_same_seed_same_tables_and_same_forward() -> None:
     assert out.shape == (32, len(ROWS), DIM)
     torch.testing.assert_close(out, th(sparse), rtol=0, atol=0)
     torch.testing.assert_close(out[:, 2], new[2][sparse[:, 2]], rtol=0, atol=0)
+    for emb in (fb, th):  # evaluation: no_grad and inference_mode give the same lookup
+        with torch.no_grad():
+            torch.testing.assert_close(emb(sparse), out, rtol=0, atol=0)
+        with torch.inference_mode():
+            torch.testing.assert_close(emb(sparse), out, rtol=0, atol=0)
 
 
 def test_same_rowwise_adagrad_update() -> None:
