@@ -1,5 +1,14 @@
 """Candidates: show one (its architecture, metrics and costs), draw its architecture (SVG), export it
-(build the bundle once, then download the zip)."""
+(build the bundle once, then download the zip).
+
+The export is also addressed through its job, ``/jobs/{job_id}/candidates/{candidate_id}/export``:
+POST builds it (once, however many requests arrive together), GET downloads the zip and answers 409
+while it is being built or before it has been.
+
+Where the weights come from: the candidate's SubNet checkpoint when the job's finalisation retrained
+it (the top-k, the winner, the baselines), else the job's supernet (the candidate's inherited
+weights: the very model its one-shot validation scores were measured on; nothing is retrained in a
+request). See ``server.core.exports``."""
 
 from __future__ import annotations
 
@@ -7,14 +16,15 @@ from fastapi import APIRouter
 from starlette.responses import FileResponse, Response
 
 from nasrec.diagram import architecture_svg
-from nasrec.errors import NotFoundError
+from nasrec.errors import ConflictError, NotFoundError
 from nasrec.store import crud
 from server.api.deps import CurrentUser, SessionDep
-from server.api.params import CandidateId
-from server.core.exports import build_export, current_export
+from server.api.params import CandidateId, JobId
+from server.core.exports import BUILDING, build_export, current_export, export_state
 from server.models import CandidateDetail, ExportPublic, Problem
 
 router = APIRouter(prefix="/candidates", tags=["candidates"])
+job_router = APIRouter(prefix="/jobs/{job_id}/candidates", tags=["candidates"])
 
 SVG = "image/svg+xml"
 ZIP = "application/zip"
@@ -81,3 +91,57 @@ def download_export(
             f"POST /api/v1/candidates/{candidate_id}/export builds it"
         )
     return FileResponse(artifact.path, media_type=ZIP, filename=f"nasrec-candidate-{candidate_id}.zip")
+
+
+def _check_job(session: SessionDep, current_user: CurrentUser, job_id: int, candidate_id: int) -> None:
+    """404 unless the candidate is one of the job's (and the user's)."""
+    candidate = crud.get_candidate(session=session, owner_id=current_user.id, candidate_id=candidate_id)
+    if candidate.job_id != job_id:
+        raise NotFoundError(f"job {job_id} has no candidate {candidate_id}")
+
+
+@job_router.post(
+    "/{candidate_id}/export",
+    response_model=ExportPublic,
+    responses={
+        404: {"model": Problem, "description": "no such job or candidate (or not yours)"},
+        409: {"model": Problem, "description": "the candidate has no trained weights yet"},
+    },
+)
+def export_job_candidate(
+    job_id: JobId, candidate_id: CandidateId, session: SessionDep, current_user: CurrentUser
+) -> object:
+    """Build the candidate's export bundle unless it is built: requests that arrive while it is
+    being built wait for that build and get the same record. Then GET this path for the zip."""
+    _check_job(session, current_user, job_id, candidate_id)
+    return build_export(session=session, owner=current_user, candidate_id=candidate_id)
+
+
+@job_router.get(
+    "/{candidate_id}/export",
+    response_class=FileResponse,
+    responses={
+        200: {
+            "content": {ZIP: {"schema": {"type": "string", "format": "binary"}}},
+            "description": "the bundle (TorchScript, ONNX, safetensors weights, feature map, metrics)",
+        },
+        404: {"model": Problem, "description": "no such job or candidate (or not yours)"},
+        409: {"model": Problem, "description": "the bundle is being built, or has not been exported yet"},
+    },
+)
+def download_job_candidate_export(
+    job_id: JobId, candidate_id: CandidateId, session: SessionDep, current_user: CurrentUser
+) -> FileResponse:
+    """The zip built by ``POST`` on this path."""
+    _check_job(session, current_user, job_id, candidate_id)
+    state, artifact = export_state(session=session, owner=current_user, candidate_id=candidate_id)
+    if state == BUILDING:
+        raise ConflictError(f"candidate {candidate_id}'s export is being built; try again in a few seconds")
+    if artifact is None:
+        raise ConflictError(
+            f"candidate {candidate_id} has not been exported yet: "
+            f"POST /api/v1/jobs/{job_id}/candidates/{candidate_id}/export builds it"
+        )
+    return FileResponse(
+        artifact.path, media_type=ZIP, filename=f"nasrec-job-{job_id}-candidate-{candidate_id}.zip"
+    )
