@@ -1,0 +1,266 @@
+"""One claimed job, phase by phase: prepare, supernet, search, finalise.
+
+Every phase is idempotent given what is stored, so a worker that takes a job over just runs the
+phases again: the supernet resumes from its last step checkpoint (``runs_dir()/job-<id>/supernet``),
+the search from the study's trials (completed candidates are kept, interrupted ones finished; none is
+evaluated twice), finalisation from its per-model records. Progress, events and candidates are
+written through short store sessions; none is held across a training step or an evaluation round.
+
+Stops are cooperative: ``lease.should_stop()`` is polled between supernet steps (a checkpoint is
+saved), and between search rounds and retraining steps (the progress callbacks raise ``JobStopped``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nasrec.errors import NotFoundError
+from nasrec.jobs.lease import Lease, StopReason
+from nasrec.jobs.mirror import SUPERNET_ARTIFACT, final_summary, sync_final, sync_pareto, sync_trials
+from nasrec.spec import JobSpec
+from nasrec.store import Dataset, Job, Store, crud
+
+if TYPE_CHECKING:
+    from nasrec.search import Search
+
+__all__ = ["PHASES", "JobStopped", "run_dir_of", "run_job", "study_name"]
+
+log = logging.getLogger(__name__)
+
+#: Each phase's share of the job's progress (0..1).
+PHASES: dict[str, tuple[float, float]] = {
+    "prepare": (0.0, 0.02),
+    "supernet": (0.02, 0.45),
+    "search": (0.45, 0.85),
+    "finalize": (0.85, 1.0),
+}
+#: Progress is written at most this often (seconds) within a phase, and always at a phase's end.
+PROGRESS_INTERVAL = 1.0
+MARKER = "job.json"
+
+
+class JobStopped(Exception):  # noqa: N818 - a signal, not an error
+    """The job's work stopped early (cancel, shutdown or lost lease); ``reason`` says which."""
+
+    def __init__(self, reason: StopReason) -> None:
+        super().__init__(str(reason))
+        self.reason = reason
+
+
+def study_name(job: Job) -> str:
+    """The job's Optuna study: unique to this job row (its id and creation time)."""
+    return f"nasrec-job-{job.id}-{job.created_at:%Y%m%dT%H%M%S%f}"
+
+
+def run_dir_of(job_id: int) -> Path:
+    from nasrec.home import runs_dir
+
+    return runs_dir() / f"job-{job_id}"
+
+
+@dataclass
+class _Runner:
+    store: Store
+    job: Job
+    worker: str
+    lease: Lease
+    search: Search | None = None
+    seen_trials: set[int] = field(default_factory=set)
+    _last_write: float = 0.0
+    _model: tuple[int, int] = (0, 1)  # finalisation: (index, count) of the model being retrained
+
+    # ---- helpers ---------------------------------------------------------------------------------
+
+    def event(self, message: str, *, level: str = "info", data: dict[str, Any] | None = None) -> None:
+        with self.store.session(write=True) as session:
+            crud.record_event(session=session, job_id=self.job.id, message=message, level=level, data=data)
+
+    def progress(self, phase: str, done: int, total: int, *, fraction: float | None = None) -> None:
+        """Write the phase's progress (throttled), mapped onto the whole job's 0..1."""
+        now = time.monotonic()
+        if done < total and now - self._last_write < PROGRESS_INTERVAL:
+            return
+        self._last_write = now
+        lo, hi = PHASES[phase]
+        part = fraction if fraction is not None else (done / total if total > 0 else 0.0)
+        with self.store.session(write=True) as session:
+            crud.set_progress(
+                session=session,
+                job_id=self.job.id,
+                worker=self.worker,
+                phase=phase,
+                step=done,
+                total=total,
+                progress=min(max(lo + (hi - lo) * part, 0.0), 1.0),
+            )
+
+    def check_stop(self) -> None:
+        reason = self.lease.reason
+        if reason is not None:
+            raise JobStopped(reason)
+
+    # ---- phases ----------------------------------------------------------------------------------
+
+    def prepare(self) -> Search:
+        from nasrec.search import create_search
+
+        self._last_write = 0.0
+        self.progress("prepare", 0, 1)
+        spec = JobSpec.parse(self.job.spec)
+        with self.store.session() as session:
+            dataset = session.get(Dataset, self.job.dataset_id) if self.job.dataset_id is not None else None
+            path = dataset.path if dataset is not None else None
+        if path is None:
+            raise NotFoundError(f"job {self.job.id}'s dataset was deleted; the job cannot run")
+        name = study_name(self.job)
+        run_spec = JobSpec.parse({**spec.to_dict(), "name": name, "dataset": path})
+        run_dir = run_dir_of(self.job.id)
+        _claim_run_dir(run_dir, name)
+        search = create_search(run_spec, storage=self.store.url, run_dir=run_dir, load_if_exists=True)
+        _ = (search.dataset, search.space)  # open both now: a bad dataset fails the job here
+        self.search = search
+        self.progress("prepare", 1, 1)
+        return search
+
+    def train_supernet(self, search: Search) -> None:
+        from nasrec.train.checkpoint import latest_checkpoint
+
+        self._last_write = 0.0
+        total = search.spec.supernet.steps
+        latest = latest_checkpoint(search.run_dir / "supernet")
+        if latest is not None and not latest.metadata.get("final"):
+            self.event(
+                f"supernet: resuming from the checkpoint of step {latest.step}", data={"step": latest.step}
+            )
+
+        def report(phase: str, done: int, total: int, info: dict[str, Any]) -> None:
+            self.progress("supernet", done, total)
+
+        self.progress("supernet", latest.step if latest is not None else 0, total)
+        path = search.train_supernet(progress=report, should_stop=self.lease.should_stop)
+        if path is None:
+            raise JobStopped(self.lease.reason or StopReason.SHUTDOWN)
+        metrics = search.study.user_attrs.get("nasrec_supernet_metrics", {})
+        with self.store.session(write=True) as session:
+            crud.add_artifact(
+                session=session, job_id=self.job.id, kind=SUPERNET_ARTIFACT, path=str(path), meta=metrics
+            )
+        self.progress("supernet", total, total)
+        self.event(
+            f"supernet trained ({total} steps): val_logloss {metrics.get('logloss', float('nan')):.4f}",
+            data={"kind": "supernet_trained", **metrics},
+        )
+
+    def run_search(self, search: Search, *, start_ray: Callable[[], None]) -> None:
+        self._last_write = 0.0
+        budget = search.spec.search.candidates
+        if sync_trials(self.store, self.job.id, search, seen=self.seen_trials):
+            sync_pareto(self.store, self.job.id, search)
+
+        def report(phase: str, done: int, total: int, counts: dict[str, Any]) -> None:
+            if sync_trials(self.store, self.job.id, search, seen=self.seen_trials):
+                sync_pareto(self.store, self.job.id, search)
+            self.progress("search", done, total)
+            self.check_stop()  # between rounds: nothing is half-told
+
+        start_ray()
+        counts = search.run_search(progress=report)
+        sync_trials(self.store, self.job.id, search, seen=self.seen_trials)
+        sync_pareto(self.store, self.job.id, search)
+        self.progress("search", budget, budget)
+        self.event(
+            f"search done: {counts['evaluated']} candidates evaluated, {counts['duplicate']} duplicates, "
+            f"{counts['infeasible']} infeasible, {counts['failed']} failed",
+            data={"kind": "search_done", **counts},
+        )
+
+    def finalize(self, search: Search) -> list[Any]:
+        self._last_write = 0.0
+
+        def report(phase: str, done: int, total: int, info: dict[str, Any]) -> None:
+            if phase == "finalize":
+                self._model = (done, max(total, 1))
+                self.progress("finalize", done, total)
+            else:  # "retrain": steps of the current model
+                i, n = self._model
+                self.progress("finalize", i, n, fraction=(i + done / max(total, 1)) / n)
+            self.check_stop()
+
+        entries = search.finalize(progress=report)
+        ids = sync_final(self.store, self.job.id, search)
+        summary = final_summary(entries, ids)
+        winner = next((row for row in summary if row.get("winner")), None)
+        if winner is not None:
+            self.event(
+                f"finalised: winner {winner['name']} (candidate {winner['candidate_id']}), "
+                f"test_logloss {winner.get('test_logloss') or float('nan'):.4f}",
+                data={"kind": "winner", "candidate": winner["candidate_id"], "name": winner["name"]},
+            )
+        else:
+            self.event("finalised: no feasible candidate to choose", level="warning")
+        search.set_phase("done")
+        return summary
+
+
+def _claim_run_dir(run_dir: Path, study: str) -> None:
+    """Mark ``run_dir`` as this job's. A directory left by another job with the same id (from an
+    older database) is moved aside to ``job-<id>.stale-<time>``: never reused, never deleted."""
+    marker = run_dir / MARKER
+    try:
+        owner = json.loads(marker.read_text()).get("study") if marker.is_file() else None
+    except (OSError, ValueError):
+        owner = None
+    if owner == study:
+        return
+    if run_dir.exists() and any(run_dir.iterdir()):
+        aside = run_dir.with_name(f"{run_dir.name}.stale-{time.strftime('%Y%m%dT%H%M%S')}")
+        log.warning("run directory %s belongs to another job (%s); moving it to %s", run_dir, owner, aside)
+        shutil.move(str(run_dir), str(aside))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    tmp = marker.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"study": study}))
+    tmp.replace(marker)
+
+
+def run_job(
+    store: Store, job: Job, *, worker: str, lease: Lease, start_ray: Callable[[], None]
+) -> dict[str, Any]:
+    """Run (or resume) every phase of a claimed ``job``; returns its ``result``.
+
+    ``start_ray()`` starts the worker's Ray runtime (once; before the first evaluation). Raises
+    ``JobStopped`` when the lease says stop, and whatever a phase raised when it failed.
+    """
+    runner = _Runner(store, job, worker, lease)
+    search = runner.prepare()
+    try:
+        runner.check_stop()
+        runner.train_supernet(search)
+        runner.check_stop()
+        runner.run_search(search, start_ray=start_ray)
+        runner.check_stop()
+        final = runner.finalize(search)
+        return {
+            "study": search.name,
+            "counts": search.counts(),
+            "supernet": search.study.user_attrs.get("nasrec_supernet_metrics", {}),
+            "final": final,
+            "winner": next((row for row in final if row.get("winner")), None),
+        }
+    finally:
+        _close_study(search)
+
+
+def _close_study(search: Search) -> None:
+    """Dispose of the study's connection pool (one per job; a long-lived worker runs many)."""
+    storage = getattr(search.study, "_storage", None)
+    backend = getattr(storage, "_backend", storage)
+    engine = getattr(backend, "engine", None)
+    if engine is not None:
+        engine.dispose()
