@@ -21,11 +21,12 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 bearer = HTTPBearer(auto_error=False, description="an API token from `nasrec token create USER`")
 
 
-def get_settings(request: Request) -> Settings:
+# Attribute reads: ``async`` so that FastAPI does not hop to the thread pool for them.
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_store(request: Request) -> Store:
+async def get_store(request: Request) -> Store:
     return request.app.state.store
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import InstrumentedAttribute, Session, defer
 
 from nasrec.errors import ConfigError, NotFoundError
 from nasrec.store.crud.ownership import get_owned, owned
@@ -194,12 +194,43 @@ def leaderboard(
         where.append(Candidate.stage == stage)
     if kind is not None:
         where.append(Candidate.kind == _kind(kind))
-    count = session.scalar(owned(select(func.count(Candidate.id)), Candidate, owner_id).where(*where)) or 0
+    # The job is the owner's (checked above), so its candidates are filtered by job id alone. The
+    # page is found in two steps: its ids, from the narrow (job_id, key, feasible) index alone, then
+    # those rows; sorting or skipping the wide rows themselves is what made big jobs slow.
+    count = session.scalar(select(func.count(Candidate.id)).where(*where)) or 0
     desc = key in HIGHER_IS_BETTER if descending is None else descending
-    order = (column.desc() if desc else column.asc()).nulls_last()
-    stmt = owned(select(Candidate), Candidate, owner_id).where(*where)
-    rows = session.scalars(stmt.order_by(order, Candidate.id).limit(limit).offset(offset))
-    return list(rows), count
+    ids = _page_ids(session, where, column, desc=desc, limit=limit, offset=offset)
+    if not ids:
+        return [], count
+    # The architecture is left out of a page (loaded on first access): leaderboards do not show it.
+    page_rows = select(Candidate).where(Candidate.id.in_(ids)).options(defer(Candidate.architecture))
+    rows = session.scalars(page_rows)
+    by_id = {c.id: c for c in rows}
+    return [by_id[i] for i in ids], count
+
+
+def _page_ids(
+    session: Session,
+    where: list[Any],
+    column: InstrumentedAttribute[Any],
+    *,
+    desc: bool,
+    limit: int,
+    offset: int,
+) -> list[int]:
+    """Ids of one page ordered by ``column`` (then id), values before nulls: the values first, in
+    the order of the (job_id, column) index in either direction (``NULLS LAST`` itself would make
+    PostgreSQL sort every row for descending pages, SQLite for ascending ones), then the nulls."""
+    ordered = column.desc() if desc else column.asc()
+    values = select(Candidate.id).where(*where, column.is_not(None)).order_by(ordered, Candidate.id)
+    ids = list(session.scalars(values.limit(limit).offset(offset)))
+    if len(ids) == limit:
+        return ids
+    null_offset = 0
+    if not ids:  # the page starts past the last value
+        null_offset = max(0, offset - (session.scalar(select(func.count(column)).where(*where)) or 0))
+    nulls = select(Candidate.id).where(*where, column.is_(None)).order_by(Candidate.id)
+    return ids + list(session.scalars(nulls.limit(limit - len(ids)).offset(null_offset)))
 
 
 def pareto_front(*, session: Session, owner_id: int | None, job_id: int) -> list[Candidate]:
