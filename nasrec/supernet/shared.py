@@ -167,6 +167,12 @@ class Bounds:
 
     dense / sparse: the space's dense widths and token counts (increasing); num_dense D0 and
     num_sparse F: the raw inputs; ds_tokens n; embedding_dim E.
+
+    grid_ratio: dense dimensions (widths, operands, dot pairs) are cut at a subset of the widths a
+    path can ask for, each cut at least ``grid_ratio`` times the previous one (the max always). 1
+    cuts at every width (gradients cover exactly the active slice, but more, smaller Parameters);
+    larger ratios trade a little gradient over-coverage for fewer Parameters. Token dimensions (at
+    most a few dozen) are not cut.
     """
 
     dense: tuple[int, ...]
@@ -175,6 +181,7 @@ class Bounds:
     num_sparse: int
     ds_tokens: int
     embedding_dim: int
+    grid_ratio: float = 3.0
 
     @property
     def d_max(self) -> int:
@@ -184,26 +191,43 @@ class Bounds:
     def s_max(self) -> int:
         return self.sparse[-1]
 
+    def cuts(self, values: Sequence[int]) -> list[int]:
+        """Cut points among ``values``: each >= grid_ratio x the previous kept one; the max always."""
+        ordered = sorted({int(v) for v in values if v > 0}) or [0]
+        kept: list[int] = []
+        for v in ordered[:-1]:
+            if not kept or v >= self.grid_ratio * kept[-1]:
+                kept.append(v)
+        return [*kept, ordered[-1]]
+
+    @property
+    def dense_cuts(self) -> list[int]:
+        return self.cuts(self.dense)
+
     @property
     def operand(self) -> list[int]:
         """Possible widths of a binary op's operands (a block's dense output or the raw features)."""
         return sorted({*self.dense, self.num_dense} - {0})
 
     @property
-    def dot_tokens(self) -> list[int]:
-        return sorted({dot_tokens(d) for d in self.dense})
+    def operand_cuts(self) -> list[int]:
+        return self.cuts(self.operand)
 
     @property
-    def dot_pairs(self) -> list[int]:
-        return [k * (k + 1) // 2 for k in self.dot_tokens]
+    def k_max(self) -> int:
+        return dot_tokens(self.d_max)
+
+    @property
+    def pair_cuts(self) -> list[int]:
+        return self.cuts(dot_tokens(d) * (dot_tokens(d) + 1) // 2 for d in self.dense)  # type: ignore[arg-type]
 
     def dense_pieces(self, block: int) -> list[list[int]]:
         """Column cuts of each dense input piece of ``block``: piece c = candidate c."""
-        return [[self.num_dense]] + [list(self.dense)] * block
+        return [[self.num_dense]] + [self.dense_cuts] * block
 
     def sparse_pieces(self, block: int) -> list[list[int]]:
-        """Column cuts of each sparse piece: 0 = raw fields, 2j-1 / 2j = block j-1's main / DS tokens."""
-        return [[self.num_sparse]] + [list(self.sparse), [self.ds_tokens]] * block
+        """Columns of each sparse piece: 0 = raw fields, 2j-1 / 2j = block j-1's main / DS tokens."""
+        return [[self.num_sparse]] + [[self.s_max], [self.ds_tokens]] * block
 
     @property
     def dense_fan_in(self) -> int:
@@ -220,7 +244,7 @@ class SharedFC(nn.Module):
     def __init__(self, bounds: Bounds, block: int, *, layernorm: bool) -> None:
         super().__init__()
         fan_in = bounds.dense_fan_in
-        self.w = SlotLinear(bounds.dense, bounds.dense_pieces(block), fan_in)
+        self.w = SlotLinear(bounds.dense_cuts, bounds.dense_pieces(block), fan_in)
         self.out = OutputNorm(bounds.d_max, layernorm=layernorm, fan_in=fan_in)
 
     def export(self, d: int, pieces: Sequence[Piece]) -> dict[str, Tensor]:
@@ -239,10 +263,10 @@ class SharedDot(nn.Module):
         dense_fan, sparse_fan = bounds.dense_fan_in, bounds.sparse_fan_in
         self.p = SlotLinear([e], bounds.dense_pieces(block), dense_fan)
         self.p_out = OutputNorm(e, layernorm=layernorm, fan_in=dense_fan)
-        self.q = SlotLinear(bounds.dot_tokens, bounds.sparse_pieces(block), sparse_fan)
-        self.q_out = OutputNorm(bounds.dot_tokens[-1], layernorm=layernorm, fan_in=sparse_fan)
-        pairs_max = bounds.dot_pairs[-1]
-        self.r = GridWeight(bounds.dense, bounds.dot_pairs, pairs_max)
+        self.q = SlotLinear([bounds.k_max], bounds.sparse_pieces(block), sparse_fan)
+        self.q_out = OutputNorm(bounds.k_max, layernorm=layernorm, fan_in=sparse_fan)
+        pairs_max = bounds.pair_cuts[-1]
+        self.r = GridWeight(bounds.dense_cuts, bounds.pair_cuts, pairs_max)
         self.r_out = OutputNorm(bounds.d_max, layernorm=layernorm, fan_in=pairs_max)
         self._tril: dict[tuple[int, torch.device], Tensor] = {}
 
@@ -294,10 +318,10 @@ class SharedGating(nn.Module):
     def __init__(self, bounds: Bounds, *, layernorm: bool) -> None:
         super().__init__()
         w_max = bounds.operand[-1]
-        self.a = GridWeight(bounds.operand, bounds.operand, w_max)
+        self.a = GridWeight(bounds.operand_cuts, bounds.operand_cuts, w_max)
         self.a_bias = _param(w_max)
         uniform_(self.a_bias, w_max)
-        self.r = GridWeight(bounds.dense, bounds.operand, w_max)
+        self.r = GridWeight(bounds.dense_cuts, bounds.operand_cuts, w_max)
         self.r_out = OutputNorm(bounds.d_max, layernorm=layernorm, fan_in=w_max)
 
     def export(self, wl: int, wr: int, d: int) -> dict[str, Tensor]:
@@ -325,7 +349,7 @@ class SharedSum(nn.Module):
     def __init__(self, bounds: Bounds, *, layernorm: bool) -> None:
         super().__init__()
         w_max = bounds.operand[-1]
-        self.r = GridWeight(bounds.dense, bounds.operand, w_max)
+        self.r = GridWeight(bounds.dense_cuts, bounds.operand_cuts, w_max)
         self.r_out = OutputNorm(bounds.d_max, layernorm=layernorm, fan_in=w_max)
 
     def _weight(self, w: int, d: int) -> tuple[Tensor | None, dict[str, Tensor | None]]:
@@ -346,7 +370,7 @@ class SharedEFC(nn.Module):
     def __init__(self, bounds: Bounds, block: int, *, layernorm: bool) -> None:
         super().__init__()
         fan_in = bounds.sparse_fan_in
-        self.w = SlotLinear(bounds.sparse, bounds.sparse_pieces(block), fan_in)
+        self.w = SlotLinear([bounds.s_max], bounds.sparse_pieces(block), fan_in)
         self.out = OutputNorm(bounds.s_max, layernorm=layernorm, fan_in=fan_in)
 
     def export(self, s: int, pieces: Sequence[Piece]) -> dict[str, Tensor]:
@@ -363,7 +387,7 @@ class SharedAttention(nn.Module):
         super().__init__()
         e = bounds.embedding_dim
         fan_in = bounds.sparse_fan_in
-        self.w = SlotLinear(bounds.sparse, bounds.sparse_pieces(block), fan_in)
+        self.w = SlotLinear([bounds.s_max], bounds.sparse_pieces(block), fan_in)
         self.out = OutputNorm(bounds.s_max, layernorm=layernorm, fan_in=fan_in)
         shapes = {"in_weight": (3 * e, e), "in_bias": (3 * e,), "out_weight": (e, e), "ffn1_weight": (e, e)}
         shapes["ffn2_weight"] = (e, e)
@@ -394,7 +418,7 @@ class SharedFM(nn.Module):
     def __init__(self, bounds: Bounds, *, layernorm: bool) -> None:
         super().__init__()
         e = bounds.embedding_dim
-        self.w = GridWeight(bounds.dense, [e], e)
+        self.w = GridWeight(bounds.dense_cuts, [e], e)
         self.out = OutputNorm(bounds.d_max, layernorm=layernorm, fan_in=e)
 
     def export(self, d: int) -> dict[str, Tensor]:
@@ -411,7 +435,7 @@ class SharedDenseToSparse(nn.Module):
         super().__init__()
         self.embedding_dim = bounds.embedding_dim
         self.width = bounds.ds_tokens * bounds.embedding_dim
-        self.w = GridWeight([self.width], bounds.dense, bounds.d_max)
+        self.w = GridWeight([self.width], bounds.dense_cuts, bounds.d_max)
         self.out = OutputNorm(self.width, layernorm=layernorm, fan_in=bounds.d_max)
 
     def _parts(self, d: int) -> tuple[Tensor | None, dict[str, Tensor | None]]:
@@ -433,7 +457,7 @@ class SharedHead(nn.Module):
         super().__init__()
         e = bounds.embedding_dim
         fan_in = bounds.d_max + (bounds.s_max + bounds.ds_tokens) * e
-        pieces = [list(bounds.dense), [s * e for s in bounds.sparse], [bounds.ds_tokens * e]]
+        pieces = [bounds.dense_cuts, [bounds.s_max * e], [bounds.ds_tokens * e]]
         self.w = SlotLinear([1], pieces, fan_in)
         self.bias = _param(1)
         uniform_(self.bias, fan_in)

@@ -76,13 +76,15 @@ def test_state_dict_round_trip(backend: str) -> None:
         torch.testing.assert_close(target(batch.dense, batch.sparse), source(batch), rtol=0, atol=0)
 
 
-def test_from_architecture_and_from_supernet_are_the_same_module() -> None:
+@pytest.mark.parametrize("backend", ["fbgemm", "torch"])
+def test_from_architecture_and_from_supernet_are_the_same_module(backend: str) -> None:
     space = load_space("nasrec_full")
-    supernet = SuperNet(TINY, space, embedding_backend="torch")
+    supernet = SuperNet(TINY, space, embedding_backend=backend, device="cpu")
     batch = tiny_batch(dtype=torch.float32)
     for arch in archs("nasrec_full", 5, seed=3):
-        fresh = SubNet(arch, TINY, embedding_backend="torch")
+        fresh = SubNet(arch, TINY, embedding_backend=backend, device="cpu")
         inherited = SubNet.from_supernet(supernet, arch)
+        assert inherited.embeddings.backend == backend
         a, b = fresh.state_dict(), inherited.state_dict()
         assert a.keys() == b.keys()
         assert all(a[k].shape == b[k].shape for k in a)
