@@ -79,6 +79,7 @@ class CandidateEvaluator:
         self.train_view = dataset.split("train")
         self.val_view = dataset.split("val")
         self.pid = os.getpid()
+        self.evaluated = 0
 
     def ping(self) -> int:
         return self.pid
@@ -94,8 +95,12 @@ class CandidateEvaluator:
                 arch = Architecture.from_json(arch_json)
                 out = self._evaluate(arch)
         except Exception as exc:  # reported per candidate; the search records it as failed
-            return {"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()[-4000:]}
+            frames = "".join(traceback.format_tb(exc.__traceback__))
+            return {"error": f"{type(exc).__name__}: {str(exc)[:800]}", "traceback": frames[-3000:]}
         out["eval_seconds"] = time.perf_counter() - start
+        out["eval_worker"] = self.pid
+        self.evaluated += 1
+        out["worker_evaluations"] = self.evaluated
         return out
 
     def _evaluate(self, arch: Architecture) -> dict[str, Any]:
@@ -120,50 +125,78 @@ class CandidateEvaluator:
             "eval_rows": metrics["rows"],
         }
         if s["latency"]:
+            out["latency_ms"] = self._latency_ms(model)
+        return out
+
+    def _latency_ms(self, model: Any) -> float:
+        """The cost module's latency measurement when present, else one timed batch of val rows."""
+        size = min(self.settings["latency_batch_size"], len(self.val_view))
+        try:
             from nasrec.cost.latency import measure_latency
 
-            out["latency_ms"] = float(measure_latency(model, s["latency_batch_size"]))
-        return out
+            return float(measure_latency(model, size))
+        except (ImportError, NotImplementedError):
+            # fbgemm's CPU lookup has no inference-mode kernel, which measure_latency uses: time the
+            # same forward under no_grad instead.
+            return measure_latency_ms(model, self.val_view.batch(0, size), repeats=20)
 
 
 def finetune_head(model: Any, train_view: Any, *, steps: int, batch_size: int, lr: float, seed: int) -> None:
     """Train only the head of ``model`` for ``steps`` batches (Adagrad, cosine-decayed lr).
 
-    The body is frozen, so its outputs are computed without autograd; only the head's parameters get
-    gradients. Batches are random train rows drawn from ``seed`` (the same for every candidate).
+    The body runs under ``no_grad`` (its output is captured at the head's input), so no gradient or
+    fused optimizer update can reach the body or the embedding tables; only ``model.head`` learns.
+    Batches are random train rows drawn from ``seed``: the same for every candidate.
     """
     import numpy as np
     import torch
     import torch.nn.functional as F
 
     head = model.head
-    body_flags = [(p, p.requires_grad) for p in model.parameters()]
-    for p, _ in body_flags:
-        p.requires_grad_(False)
-    for p in head.parameters():
-        p.requires_grad_(True)
     optimizer = torch.optim.Adagrad(head.parameters(), lr=lr, eps=1e-2)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: 0.5 * (1 + np.cos(np.pi * min(step, steps) / max(steps, 1)))
     )
+    captured: dict[str, Any] = {}
+    hook = head.register_forward_pre_hook(lambda _module, args: captured.__setitem__("args", args))
     rng = np.random.default_rng([seed, 31])
     n = len(train_view)
     was_training = model.training
-    model.train()
+    model.eval()  # the body is frozen; no op of the space behaves differently in train mode anyway
     try:
         for _ in range(steps):
             rows = np.sort(rng.choice(n, size=min(batch_size, n), replace=False))
             batch = train_view.take(rows)
-            logits = model(batch)
+            with torch.no_grad():
+                model(batch)
+            inputs = [a.detach() for a in captured["args"]]
+            logits = head(*inputs)
             loss = F.binary_cross_entropy_with_logits(logits, batch.labels)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             schedule.step()
     finally:
+        hook.remove()
         model.train(was_training)
-        for p, flag in body_flags:
-            p.requires_grad_(flag)
+
+
+def measure_latency_ms(model: Any, batch: Any, repeats: int = 20, warmup: int = 3) -> float:
+    """Median wall time of one forward of ``batch`` (ms) in eval mode, after ``warmup`` forwards."""
+    import torch
+
+    times = []
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        for _ in range(warmup):
+            model(batch)
+        for _ in range(repeats):
+            start = time.perf_counter()
+            model(batch)
+            times.append(time.perf_counter() - start)
+    model.train(was_training)
+    return 1000.0 * sorted(times)[len(times) // 2]
 
 
 class LocalEvaluator:
@@ -227,6 +260,7 @@ class ActorPoolEvaluator:
 
     def evaluate(self, architectures: Sequence[Architecture]) -> list[dict[str, Any]]:
         from ray.exceptions import RayError
+        from ray.util import ActorPool
 
         jobs = [a.to_json() for a in architectures]
         results: list[dict[str, Any]] = []
@@ -234,7 +268,7 @@ class ActorPoolEvaluator:
             results = list(self.pool.map(lambda actor, arch: actor.evaluate.remote(arch), jobs))
         except RayError as exc:  # an actor died: report the rest as failed instead of losing the round
             results += [{"error": f"evaluation actor failed: {exc}"}] * (len(jobs) - len(results))
-            self.pool = __import__("ray.util", fromlist=["ActorPool"]).ActorPool(self.actors)
+            self.pool = ActorPool(self.actors)
         return results
 
     def close(self) -> None:

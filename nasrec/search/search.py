@@ -224,38 +224,44 @@ class Search:
     ) -> dict[str, int]:
         """Propose, screen, evaluate and tell until ``search.candidates`` distinct architectures are
         evaluated (or the proposal cap / the controller runs out). Returns ``counts()``."""
-        budget = self.spec.search.candidates
-        cap = budget * self.spec.search.max_proposals_factor
+        from nasrec.train import forbid_test_split
+
         own = evaluator is None
         evaluator = evaluator or self.make_evaluator()
         try:
-            self.set_phase("search")
-            self._finish_leftovers(evaluator)
-            while True:
-                history = self.trials()
-                counts = self.counts()
-                if progress:
-                    progress("search", counts["evaluated"], budget, counts)
-                left = budget - counts["evaluated"]
-                if left <= 0:
-                    break
-                if len(history) >= cap:
-                    log.warning("search %s: stopping after %d proposals (cap)", self.name, len(history))
-                    break
-                proposals = self.controller.propose(history, left)
-                if not proposals:
-                    log.warning("search %s: the controller has nothing more to propose", self.name)
-                    break
-                self.study.sampler = self.controller.sampler(self._round_seed(len(history)))
-                round_no = 1 + max((t.user_attrs.get("round", -1) for t in history), default=-1)
-                asked = [self._ask(p, round_no) for p in proposals]
-                finished = self._settle(asked, evaluator)
-                self.controller.observe(finished)
-            self.set_phase("searched")
+            with forbid_test_split():  # selection happens here: the test split stays closed
+                self.set_phase("search")
+                self._finish_leftovers(evaluator)
+                self._rounds(evaluator, progress)
+                self.set_phase("searched")
             return self.counts()
         finally:
             if own:
                 evaluator.close()
+
+    def _rounds(self, evaluator: Evaluator, progress: PhaseProgress | None) -> None:
+        budget = self.spec.search.candidates
+        cap = budget * self.spec.search.max_proposals_factor
+        while True:
+            history = self.trials()
+            counts = self.counts()
+            if progress:
+                progress("search", counts["evaluated"], budget, counts)
+            left = budget - counts["evaluated"]
+            if left <= 0:
+                return
+            if len(history) >= cap:
+                log.warning("search %s: stopping after %d proposals (cap)", self.name, len(history))
+                return
+            proposals = self.controller.propose(history, left)
+            if not proposals:
+                log.warning("search %s: the controller has nothing more to propose", self.name)
+                return
+            self.study.sampler = self.controller.sampler(self._round_seed(len(history)))
+            round_no = 1 + max((t.user_attrs.get("round", -1) for t in history), default=-1)
+            asked = [self._ask(p, round_no) for p in proposals]
+            finished = self._settle(asked, evaluator)
+            self.controller.observe(finished)
 
     def make_evaluator(self) -> Evaluator:
         """The Ray actor pool for this job (loads the supernet once per actor)."""
@@ -342,11 +348,12 @@ class Search:
             outcome[trial.number] = ("pruned", None)
         for (trial, _arch, costs), result in zip(to_evaluate, results, strict=True):
             if "error" in result:
+                log.warning("search %s: trial %d failed: %s", self.name, trial.number, result["error"])
                 trial.set_user_attr("status", "failed")
                 trial.set_user_attr("error", str(result["error"])[:2000])
                 outcome[trial.number] = ("fail", None)
                 continue
-            metrics = {**costs, **{k: float(v) for k, v in result.items() if isinstance(v, int | float)}}
+            metrics = {**costs, **{k: v for k, v in result.items() if isinstance(v, int | float)}}
             self._record_metrics(trial, metrics)
             trial.set_user_attr("status", "evaluated")
             known[trial.user_attrs["arch_hash"]] = trial
@@ -497,7 +504,7 @@ class Search:
         return params_to_architecture(trial.params, self.space)
 
 
-_RESULT_ATTRS = tuple(METRICS) + ("eval_seconds", "eval_rows")
+_RESULT_ATTRS = tuple(METRICS) + ("eval_seconds", "eval_rows", "eval_worker", "worker_evaluations")
 
 
 def _jsonable(data: dict[str, Any]) -> dict[str, Any]:

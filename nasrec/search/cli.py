@@ -1,0 +1,165 @@
+"""``nasrec search JOB.yaml``: run a whole job locally, with progress bars, and print the leaderboard.
+
+Progress goes to stderr; the leaderboard (a table, or with ``--json`` a JSON list) to stdout, so
+``nasrec search job.yaml --json > board.json`` captures only the result.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+    from nasrec.search.leaderboard import Entry
+
+__all__ = ["leaderboard_table", "phase_progress", "search_command"]
+
+PHASES = {"supernet": "train supernet", "search": "search", "retrain": "retrain", "finalize": "finalize"}
+
+
+def search_command(
+    job: Annotated[Path, typer.Argument(help="The job spec (YAML).", exists=False)],
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print the final leaderboard as JSON on stdout.")
+    ] = False,
+    storage: Annotated[
+        str | None,
+        typer.Option(help="SQLAlchemy URL of the job database (default: NASREC_DATABASE_URL or SQLite)."),
+    ] = None,
+    run_dir: Annotated[
+        Path | None, typer.Option(help="Checkpoints and artifacts (default: the data home).")
+    ] = None,
+) -> None:
+    """Run a search job (supernet, search, finalisation) and print its leaderboard.
+
+    Running the same job again resumes it: finished phases and evaluated candidates are kept.
+    """
+    from nasrec.search.search import create_search
+    from nasrec.spec import load_spec
+
+    spec = load_spec(job)
+    search = create_search(spec, storage=storage, run_dir=run_dir, load_if_exists=True)
+    with phase_progress() as progress:
+        entries = search.run(progress=progress)
+    bayes = _bayes_logloss(search)
+    title = f"{search.name}: final leaderboard"
+    print_leaderboard(entries, json_output=json_output, bayes=bayes, title=title)
+
+
+def print_leaderboard(
+    entries: Sequence[Entry], *, json_output: bool, bayes: float | None = None, title: str = "leaderboard"
+) -> None:
+    """The leaderboard on stdout: a JSON list, or a table (with the Bayes log loss when known)."""
+    if json_output:
+        typer.echo(json.dumps([e.to_dict() for e in entries], indent=2))
+        return
+    from rich.console import Console
+
+    console = Console()
+    console.print(leaderboard_table(entries, bayes=bayes, title=title))
+    if bayes is not None:
+        console.print(f"Bayes log loss of the test split (the best any model can do): {bayes:.4f}")
+
+
+def leaderboard_table(entries: Sequence[Entry], *, bayes: float | None = None, title: str = "") -> Table:
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for header, justify in (
+        ("#", "right"), ("name", "left"), ("kind", "left"), ("val logloss", "right"), ("val AUC", "right"),
+        ("test logloss", "right"), ("excess", "right"), ("FLOPs", "right"), ("params", "right"),
+        ("Pareto", "right"), ("feasible", "left"),
+    ):  # fmt: skip
+        table.add_column(header, justify=justify)  # type: ignore[arg-type]
+    for i, e in enumerate(entries, 1):
+        test = e.metric("test_logloss")
+        excess = None if test is None or bayes is None else test - bayes
+        name = f"[bold]{e.name}[/] (winner)" if e.winner else e.name
+        table.add_row(
+            str(i),
+            name,
+            e.kind,
+            _fmt(e.metric("val_logloss"), 4),
+            _fmt(e.metric("val_auc"), 4),
+            _fmt(test, 4),
+            _fmt(excess, 4),
+            _si(e.metric("flops")),
+            _si(e.metric("params")),
+            "" if e.pareto_rank is None else str(e.pareto_rank),
+            "yes" if e.feasible else "[red]no[/] " + "; ".join(e.violations),
+        )
+    return table
+
+
+@contextmanager
+def phase_progress(console: Console | None = None) -> Iterator[Any]:
+    """A ``progress(phase, done, total, info)`` callback drawing one rich bar per phase on stderr."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    console = console or Console(stderr=True)
+    bars = Progress(
+        TextColumn("{task.description:<16}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[info]}"),
+        console=console,
+        transient=False,
+    )
+    tasks: dict[str, Any] = {}
+
+    def update(phase: str, done: int, total: int, info: dict[str, Any]) -> None:
+        label = PHASES.get(phase, phase)
+        if phase == "retrain" and "model" in info:
+            label = f"retrain {info['model']}"
+            phase = f"retrain:{info['model']}"
+        if phase not in tasks:
+            tasks[phase] = bars.add_task(label, total=max(total, 1), info="")
+        bars.update(tasks[phase], completed=done, total=max(total, 1), info=_info(info))
+
+    with bars:
+        yield update
+
+
+def _info(info: dict[str, Any]) -> str:
+    parts = []
+    for key in ("train_loss", "evaluated", "duplicate", "infeasible", "failed"):
+        value = info.get(key)
+        if isinstance(value, float):
+            parts.append(f"{key} {value:.4f}")
+        elif isinstance(value, int) and value:
+            parts.append(f"{key} {value}")
+    return " ".join(parts)
+
+
+def _bayes_logloss(search: Any) -> float | None:
+    try:
+        value = search.dataset.meta.get("bayes_logloss", {})
+    except Exception:
+        return None
+    if isinstance(value, dict):
+        value = value.get("test")
+    return float(value) if isinstance(value, int | float) else None
+
+
+def _fmt(value: float | None, digits: int) -> str:
+    return "" if value is None or math.isnan(value) else f"{value:.{digits}f}"
+
+
+def _si(value: float | None) -> str:
+    if value is None:
+        return ""
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(value) >= scale:
+            return f"{value / scale:.2f}{unit}"
+    return f"{value:.0f}"
