@@ -93,3 +93,14 @@ def test_diagram_of_an_undrawable_architecture_is_a_422(client: TestClient, stor
         )
     response = client.get(f"/api/v1/candidates/{broken.id}/diagram.svg", headers=alice.headers)
     assert response.status_code == 422 and "not a valid architecture" in response.json()["detail"]
+
+
+def test_export_needs_trained_weights_and_a_build_first(client: TestClient, store: Store) -> None:
+    alice, bob = Account.create(store, "alice"), Account.create(store, "bob")
+    seeded = seed_search_job(store, alice, candidates=1)
+    base = f"/api/v1/candidates/{seeded.candidate_ids[0]}"
+    zipped = client.get(f"{base}/export.zip", headers=alice.headers)
+    assert zipped.status_code == 404 and "has not been exported yet" in zipped.json()["detail"]
+    built = client.post(f"{base}/export", headers=alice.headers)
+    assert built.status_code == 409 and "no trained weights yet" in built.json()["detail"]
+    assert client.post(f"{base}/export", headers=bob.headers).status_code == 404
