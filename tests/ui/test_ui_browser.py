@@ -205,3 +205,11 @@ def test_job_page_leaderboard_pareto_and_candidate(
     page.screenshot(path=str(screenshots / "job.png"), full_page=True)
     candidate_id = _candidate(page, live_server, seeded, screenshots)
     _export(page, live_server, alice, trainer, candidate_id, screenshots)
+
+
+def test_swagger_ui_renders_offline(page: Any, live_server: LiveServer, screenshots: Path) -> None:
+    page.goto(f"{live_server.url}/docs")
+    page.wait_for_selector(".opblock-tag")
+    paths = httpx.get(f"{live_server.url}/openapi.json").json()["paths"]
+    assert page.locator(".opblock").count() == sum(len(ops) for ops in paths.values())
+    page.screenshot(path=str(screenshots / "docs.png"))
