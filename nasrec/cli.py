@@ -16,6 +16,8 @@ from nasrec import __version__
 from nasrec.data.cli import app as data_app
 from nasrec.errors import NasrecError
 from nasrec.export.cli import export_command
+from nasrec.search.cli import search_command
+from nasrec.service_cli import serve_command, worker_command
 from nasrec.space.cli import arch_app, space_app
 from nasrec.store.cli import token_app, user_app
 from nasrec.train.cli import train_command
@@ -33,6 +35,9 @@ app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 app.command(name="train")(train_command)
 app.command(name="export")(export_command)
+app.command(name="search")(search_command)
+app.command(name="serve")(serve_command)
+app.command(name="worker")(worker_command)
 
 err_console = Console(stderr=True)
 
