@@ -106,14 +106,36 @@ def attention(
     """
     x = tokens.transpose(1, 2)  # B x T x E
     b, t, e = x.shape
-    qkv = F.linear(x, in_weight, in_bias).view(b, t, 3, 8, e // 8)  # ATTENTION_HEADS
-    qkv = qkv.permute(2, 0, 3, 1, 4)  # 3 x B x H x T x (E/H)
-    mixed = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2])  # B x H x T x (E/H)
-    mixed = F.linear(mixed.transpose(1, 2).reshape(b, t, e), out_weight, out_bias)
+    qkv = F.linear(x, in_weight, in_bias)  # B x T x 3E
+    mixed = _multi_head(qkv, e)
+    mixed = F.linear(mixed, out_weight, out_bias)
     x = F.layer_norm(x + mixed, (e,), ln1_weight, ln1_bias, 1e-5)
     ffn = F.linear(torch.relu(F.linear(x, ffn1_weight, ffn1_bias)), ffn2_weight, ffn2_bias)
     x = F.layer_norm(x + ffn, (e,), ln2_weight, ln2_bias, 1e-5)
     return x.transpose(1, 2)
+
+
+def _multi_head(qkv: Tensor, e: int) -> Tensor:
+    """Scaled-dot-product attention of 8 heads (dim E / 8): B x T x 3E -> B x T x E.
+
+    Eagerly on CPU float32 this is the fused kernel of ``fast_attention`` (same function, several
+    times faster for these 2-dim heads); otherwise (TorchScript, tracing, export, other dtypes and
+    devices, FLOP counting) torch's SDPA.
+    """
+    if not torch.jit.is_scripting():  # TorchScript skips this branch (and never compiles _fused)
+        fused = _fused(qkv)
+        if fused is not None:
+            return fused
+    b, t = qkv.shape[0], qkv.shape[1]
+    heads = qkv.view(b, t, 3, 8, e // 8).permute(2, 0, 3, 1, 4)  # 3 x B x H x T x (E/H)
+    mixed = F.scaled_dot_product_attention(heads[0], heads[1], heads[2])  # B x H x T x (E/H)
+    return mixed.transpose(1, 2).reshape(b, t, e)
+
+
+def _fused(qkv):  # noqa: ANN001, ANN202 - untyped on purpose: TorchScript must not compile it
+    from nasrec.supernet.fast_attention import fast_attention, fast_attention_usable
+
+    return fast_attention(qkv, 8) if fast_attention_usable(qkv, 8) else None
 
 
 def pad_to(x: Tensor, width: int) -> Tensor:

@@ -78,7 +78,7 @@ class GridWeight(nn.Module):
         """Blocks covering [:rows, :cols], as a list of row strips (each a list of column blocks)."""
         na, nb = _level(self.row_bounds, rows), _level(self.col_bounds, cols)
         nc = len(self.col_bounds)
-        blocks = list(self.blocks)
+        blocks = list(self.blocks._parameters.values())  # in index order
         out = []
         for a in range(na):
             strip = blocks[a * nc : a * nc + nb]
@@ -126,8 +126,12 @@ class SlotLinear(nn.Module):
         self.row_bounds = _bounds(row_bounds)
         self.pieces = nn.ModuleList([GridWeight(self.row_bounds, cols, fan_in) for cols in piece_bounds])
 
+    @property
+    def _pieces(self) -> list[GridWeight]:
+        return list(self.pieces._modules.values())  # type: ignore[arg-type]
+
     def weight(self, rows: int, pieces: Sequence[Piece]) -> Tensor:
-        grids = [self.pieces[p].strips(rows, w) for p, w in pieces]
+        grids = [self._pieces[p].strips(rows, w) for p, w in pieces]
         return _assemble(grids, rows, self.row_bounds)
 
 
@@ -221,9 +225,10 @@ class Bounds:
     def pair_cuts(self) -> list[int]:
         return self.cuts(dot_tokens(d) * (dot_tokens(d) + 1) // 2 for d in self.dense)  # type: ignore[arg-type]
 
-    def dense_pieces(self, block: int) -> list[list[int]]:
-        """Column cuts of each dense input piece of ``block``: piece c = candidate c."""
-        return [[self.num_dense]] + [self.dense_cuts] * block
+    def dense_pieces(self, block: int, *, grid: bool = True) -> list[list[int]]:
+        """Column cuts of each dense input piece of ``block``: piece c = candidate c (``grid=False``: one
+        block per piece, for small matrices)."""
+        return [[self.num_dense]] + [self.dense_cuts if grid else [self.d_max]] * block
 
     def sparse_pieces(self, block: int) -> list[list[int]]:
         """Columns of each sparse piece: 0 = raw fields, 2j-1 / 2j = block j-1's main / DS tokens."""
@@ -261,7 +266,7 @@ class SharedDot(nn.Module):
         super().__init__()
         e = self.embedding_dim = bounds.embedding_dim
         dense_fan, sparse_fan = bounds.dense_fan_in, bounds.sparse_fan_in
-        self.p = SlotLinear([e], bounds.dense_pieces(block), dense_fan)
+        self.p = SlotLinear([e], bounds.dense_pieces(block, grid=False), dense_fan)
         self.p_out = OutputNorm(e, layernorm=layernorm, fan_in=dense_fan)
         self.q = SlotLinear([bounds.k_max], bounds.sparse_pieces(block), sparse_fan)
         self.q_out = OutputNorm(bounds.k_max, layernorm=layernorm, fan_in=sparse_fan)
@@ -418,7 +423,7 @@ class SharedFM(nn.Module):
     def __init__(self, bounds: Bounds, *, layernorm: bool) -> None:
         super().__init__()
         e = bounds.embedding_dim
-        self.w = GridWeight(bounds.dense_cuts, [e], e)
+        self.w = GridWeight([bounds.d_max], [e], e)
         self.out = OutputNorm(bounds.d_max, layernorm=layernorm, fan_in=e)
 
     def export(self, d: int) -> dict[str, Tensor]:
@@ -435,7 +440,7 @@ class SharedDenseToSparse(nn.Module):
         super().__init__()
         self.embedding_dim = bounds.embedding_dim
         self.width = bounds.ds_tokens * bounds.embedding_dim
-        self.w = GridWeight([self.width], bounds.dense_cuts, bounds.d_max)
+        self.w = GridWeight([self.width], [bounds.d_max], bounds.d_max)
         self.out = OutputNorm(self.width, layernorm=layernorm, fan_in=bounds.d_max)
 
     def _parts(self, d: int) -> tuple[Tensor | None, dict[str, Tensor | None]]:
@@ -457,7 +462,7 @@ class SharedHead(nn.Module):
         super().__init__()
         e = bounds.embedding_dim
         fan_in = bounds.d_max + (bounds.s_max + bounds.ds_tokens) * e
-        pieces = [bounds.dense_cuts, [bounds.s_max * e], [bounds.ds_tokens * e]]
+        pieces = [[bounds.d_max], [bounds.s_max * e], [bounds.ds_tokens * e]]
         self.w = SlotLinear([1], pieces, fan_in)
         self.bias = _param(1)
         uniform_(self.bias, fan_in)

@@ -101,7 +101,8 @@ def test_torchscript_matches_eager() -> None:
             net = SubNet(arch, TINY, embedding_backend="torch").eval()
             expected = net(batch)
             scripted = torch.jit.script(net)
-            torch.testing.assert_close(scripted(batch.dense, batch.sparse), expected, rtol=0, atol=0)
+            # eager float32 attention runs the fused kernel, scripted code torch's SDPA: float rounding apart
+            torch.testing.assert_close(scripted(batch.dense, batch.sparse), expected, rtol=1e-5, atol=1e-6)
             traced = torch.jit.trace(net, (batch.dense, batch.sparse))
             other = tiny_batch(size=5, seed=9, dtype=torch.float32)
             torch.testing.assert_close(traced(other.dense, other.sparse), net(other), rtol=1e-6, atol=1e-6)
