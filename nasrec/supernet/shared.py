@@ -255,7 +255,7 @@ class SharedFC(nn.Module):
     def export(self, d: int, pieces: Sequence[Piece]) -> dict[str, Tensor]:
         return _linear_state("linear.", self.w.weight(d, pieces), self.out.sliced(d))
 
-    def forward(self, x: Tensor, d: int, pieces: Sequence[Piece]) -> Tensor:
+    def forward(self, x: Tensor, pieces: Sequence[Piece], d: int) -> Tensor:
         return torch.relu(_apply(x, self.w.weight(d, pieces), self.out.sliced(d)))
 
 
@@ -381,7 +381,7 @@ class SharedEFC(nn.Module):
     def export(self, s: int, pieces: Sequence[Piece]) -> dict[str, Tensor]:
         return _linear_state("linear.", self.w.weight(s, pieces), self.out.sliced(s))
 
-    def forward(self, tokens: Tensor, s: int, pieces: Sequence[Piece]) -> Tensor:
+    def forward(self, tokens: Tensor, pieces: Sequence[Piece], s: int) -> Tensor:
         return torch.relu(_apply(tokens, self.w.weight(s, pieces), self.out.sliced(s)))
 
 
@@ -412,7 +412,7 @@ class SharedAttention(nn.Module):
         state.update({name: getattr(self, name) for name in ATTENTION_CORE})
         return state
 
-    def forward(self, tokens: Tensor, s: int, pieces: Sequence[Piece]) -> Tensor:
+    def forward(self, tokens: Tensor, pieces: Sequence[Piece], s: int) -> Tensor:
         projected = _apply(tokens, *self._proj(tokens.shape[2], s, pieces))
         return fn.attention(projected, *(getattr(self, name) for name in ATTENTION_CORE))
 

@@ -20,7 +20,7 @@ from torch import Tensor, nn
 
 from nasrec.data.schema import Batch, DatasetSchema
 from nasrec.errors import ConfigError
-from nasrec.space import Architecture, SearchSpace
+from nasrec.space import Architecture, BlockLiveness, SearchSpace
 from nasrec.supernet import functional as fn
 from nasrec.supernet.embeddings import Embeddings
 from nasrec.supernet.paths import BINARY_OPS, BlockPath, Path, as_path
@@ -195,9 +195,22 @@ class SuperNet(nn.Module):
         return self.head(out_dense, [t for t, _ in parts], weight)
 
     def _block_forward(
-        self, block: SuperNetBlock, cand: int, bp: BlockPath, live, cands: _Candidates
-    ) -> None:  # noqa: ANN001
+        self, block: SuperNetBlock, cand: int, bp: BlockPath, live: BlockLiveness, cands: _Candidates
+    ) -> None:
+        """Compute the live part of block ``cand - 1`` and append its outputs to ``cands``."""
         ops = block.ops
+        inputs: dict[str, tuple[Tensor, list[Piece]]] = {}  # each concatenated input built once
+
+        def dense_in() -> tuple[Tensor, list[Piece]]:
+            if "dense" not in inputs:
+                inputs["dense"] = cands.dense_input(bp.dense_inputs)
+            return inputs["dense"]
+
+        def sparse_in() -> tuple[Tensor, list[Piece]]:
+            if "sparse" not in inputs:
+                inputs["sparse"] = cands.sparse_input(bp.sparse_inputs)
+            return inputs["sparse"]
+
         dense_pre = None
         if live.dense_op:
             assert bp.dense_width is not None
@@ -205,20 +218,16 @@ class SuperNet(nn.Module):
             outs = []
             for op in bp.dense_ops:
                 if op == "fc":
-                    x, pieces = cands.dense_input(bp.dense_inputs)
-                    outs.append(ops["fc"](x, d, pieces))
+                    outs.append(ops["fc"](*dense_in(), d))
                 elif op == "dot":
-                    x, pieces = cands.dense_input(bp.dense_inputs)
-                    tokens, spieces = cands.sparse_input(bp.sparse_inputs)
-                    outs.append(ops["dot"](x, pieces, tokens, spieces, d))
+                    outs.append(ops["dot"](*dense_in(), *sparse_in(), d))
                 else:
                     outs.append(ops[op](cands.summed(bp.left), cands.summed(bp.right), d))
             dense_pre = _sum(outs)
         main = None
         if live.sparse_op:
             assert bp.sparse_width is not None
-            tokens, spieces = cands.sparse_input(bp.sparse_inputs)
-            main = _sum([ops[op](tokens, bp.sparse_width, spieces) for op in bp.sparse_ops])
+            main = _sum([ops[op](*sparse_in(), bp.sparse_width) for op in bp.sparse_ops])
         dense_out = None
         if live.dense_out:
             assert dense_pre is not None
