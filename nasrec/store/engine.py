@@ -7,7 +7,8 @@ with ``write=True`` begins ``IMMEDIATE``: it takes the write lock up front, so a
 transaction waits for another writer instead of failing with "database is locked".
 
 PostgreSQL (``postgresql://...``; the psycopg 3 driver is selected for you): a connection pool with
-pre-ping, so a restarted database costs one retry instead of a failed request.
+pre-ping, so a restarted database costs one retry instead of a failed request. Both pools keep up
+to ``POOL_SIZE`` connections, enough for the server's concurrent requests (see below).
 """
 
 from __future__ import annotations
@@ -21,6 +22,12 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from nasrec.errors import ConfigError
 
 SQLITE_BUSY_TIMEOUT_S = 30.0
+# Connections kept open per engine (opened on demand, never in advance), and how many more a burst
+# may open. The server runs sync routes on up to 40 threads: with fewer pooled connections than
+# concurrent requests, every request past the pool opens and closes a connection of its own (a
+# PostgreSQL backend fork; SQLite's PRAGMAs), which made the API several times slower under load.
+POOL_SIZE = 20
+POOL_OVERFLOW = 20
 # Execution option that makes a SQLite transaction begin IMMEDIATE (see the module docstring).
 SQLITE_BEGIN_OPTION = "nasrec_sqlite_begin"
 
@@ -49,8 +56,8 @@ def make_engine(url: str | URL, *, busy_timeout: float = SQLITE_BUSY_TIMEOUT_S, 
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed, busy_timeout, **kwargs)
     kwargs.setdefault("pool_pre_ping", True)
-    kwargs.setdefault("pool_size", 5)
-    kwargs.setdefault("max_overflow", 10)
+    kwargs.setdefault("pool_size", POOL_SIZE)
+    kwargs.setdefault("max_overflow", POOL_OVERFLOW)
     return create_engine(parsed, **kwargs)
 
 
@@ -58,6 +65,9 @@ def _sqlite_engine(url: URL, busy_timeout: float, **kwargs: Any) -> Engine:
     in_memory = url.database in (None, "", ":memory:")
     connect_args = {"timeout": busy_timeout, "check_same_thread": False}
     connect_args.update(kwargs.pop("connect_args", {}))
+    if not in_memory:
+        kwargs.setdefault("pool_size", POOL_SIZE)
+        kwargs.setdefault("max_overflow", POOL_OVERFLOW)
     engine = create_engine(url, connect_args=connect_args, **kwargs)
 
     @event.listens_for(engine, "connect")
