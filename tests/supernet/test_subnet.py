@@ -121,3 +121,20 @@ def test_reference_criteo_configs(name: str) -> None:
     assert (
         len(net.blocks) == len(arch.alive_blocks()) < arch.num_blocks
     )  # the shipped configs have dead blocks
+
+
+@pytest.mark.parametrize("backend", ["fbgemm", "torch"])
+def test_onnx_export_matches_eager(backend: str) -> None:
+    ort = pytest.importorskip("onnxruntime")
+    arch = archs("nasrec_full", 1, seed=3)[0]
+    torch.manual_seed(0)
+    net = SubNet(arch, TINY, embedding_backend=backend, device="cpu").eval()
+    batch = tiny_batch(size=4, dtype=torch.float32)
+    with torch.no_grad():
+        expected = net(batch.dense, batch.sparse).numpy()
+        program = torch.onnx.export(net, (batch.dense, batch.sparse), dynamo=True, verbose=False)
+    session = ort.InferenceSession(program.model_proto.SerializeToString())
+    feeds = {
+        i.name: t.numpy() for i, t in zip(session.get_inputs(), (batch.dense, batch.sparse), strict=True)
+    }
+    np.testing.assert_allclose(session.run(None, feeds)[0], expected, rtol=1e-5, atol=1e-5)
