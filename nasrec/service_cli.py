@@ -188,9 +188,14 @@ def _url(host: str, port: int) -> str:
 
 
 def _on_signals(stop: Callable[[], object]) -> None:
-    """SIGTERM and SIGINT call ``stop`` (uvicorn restores these handlers after its own shutdown)."""
+    """SIGTERM and SIGINT call ``stop`` (uvicorn restores these handlers after its own shutdown);
+    a second one interrupts at once (a running job's lease then expires and another worker resumes it)."""
+    received: list[int] = []
 
     def handler(signum: int, _frame: object) -> None:
+        received.append(signum)
+        if len(received) > 1:
+            raise KeyboardInterrupt
         stop()
 
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -199,6 +204,8 @@ def _on_signals(stop: Callable[[], object]) -> None:
 
 def _configure_logging(level: str) -> None:
     """nasrec's own loggers at ``level``; everything else (fbgemm, Ray, ...) at warnings."""
+    if level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ConfigError(f"--log-level must be debug, info, warning, error or critical, got {level!r}")
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("nasrec").setLevel(level.upper())
 

@@ -129,10 +129,12 @@ class _Runner:
         self.progress("prepare", 1, 1)
         return search
 
-    def train_supernet(self, search: Search) -> None:
+    def train_supernet(self, search: Search, *, start_ray: Callable[[], None]) -> None:
         from nasrec.train.checkpoint import latest_checkpoint
 
         self._last_write = 0.0
+        if search.spec.resources.workers > 1:  # data-parallel on Ray Train: the worker's Ray, not a new one
+            start_ray()
         total = search.spec.supernet.steps
         latest = latest_checkpoint(search.run_dir / "supernet")
         if latest is not None and not latest.metadata.get("final"):
@@ -241,7 +243,7 @@ def run_job(
     search = runner.prepare()
     try:
         runner.check_stop()
-        runner.train_supernet(search)
+        runner.train_supernet(search, start_ray=start_ray)
         runner.check_stop()
         runner.run_search(search, start_ray=start_ray)
         runner.check_stop()
