@@ -151,7 +151,10 @@ class Worker:
             log.exception("worker %s: job %d failed", self.id, job.id)
             message = f"{type(exc).__name__}: {exc}"[:4000]
             self._event(
-                job.id, "job failed", level="error", data={"traceback": traceback.format_exc()[-4000:]}
+                job.id,
+                "the failure's traceback",
+                level="error",
+                data={"traceback": traceback.format_exc()[-4000:]},
             )
             return self._finish(job.id, JobState.FAILED, error=message)
         finally:
