@@ -367,7 +367,7 @@ class SubNet(nn.Module):
     def forward_tensors(self, dense: Tensor, sparse: Tensor) -> Tensor:
         """dense B x D0 float, sparse B x F int64 -> logits B."""
         dense_list = [dense]
-        sparse_list = [self.embeddings(sparse).transpose(1, 2)]
+        sparse_list = [self.embeddings(sparse).transpose(1, 2).contiguous()]
         for block in self.blocks:
             d, s = block(dense_list, sparse_list)
             dense_list.append(d)

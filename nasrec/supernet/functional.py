@@ -135,6 +135,8 @@ def _multi_head(qkv: Tensor, e: int) -> Tensor:
 def _fused(qkv):  # noqa: ANN001, ANN202 - untyped on purpose: TorchScript must not compile it
     from nasrec.supernet.fast_attention import fast_attention, fast_attention_usable
 
+    if qkv.dtype == torch.bfloat16 and torch.is_autocast_enabled("cpu"):
+        qkv = qkv.float()  # the kernel is float32; autocast casts the out-projection's input back
     return fast_attention(qkv, 8) if fast_attention_usable(qkv, 8) else None
 
 

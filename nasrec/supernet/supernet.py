@@ -179,7 +179,8 @@ class SuperNet(nn.Module):
         """dense B x D0 float, sparse B x F int64, a path -> logits B."""
         path = as_path(path)
         self.check_path(path)
-        cands = _Candidates(dense, self.embeddings(sparse).transpose(1, 2))
+        # channel-first once (B x E x F); every consumer then reads it without another copy
+        cands = _Candidates(dense, self.embeddings(sparse).transpose(1, 2).contiguous())
         for block, bp, live in zip(self.blocks, path.blocks, path.liveness(), strict=True):
             if not live.alive:
                 cands.add(None, None)
