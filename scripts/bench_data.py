@@ -2,8 +2,8 @@
 
     .venv/bin/python scripts/bench_data.py [--rows 1000000] [--baseline-rows 200000]
 
-Writes a synthetic raw Criteo TSV (label, I1..I13, C1..C26; Zipf ids, ~15% empty dense cells) into a
-temp dir and prints:
+Writes a synthetic raw Criteo TSV (label, I1..I13, C1..C26; Zipf ids over Criteo's table sizes scaled by
+``** --cardinality-exponent``, empty cells like Criteo's) into a temp dir and prints:
   * ingest rows/s of ``nasrec data ingest criteo`` (the library call, and the whole CLI process);
   * rows/s of a plain Python ``csv``-module pipeline doing the same work on the same file (parse, label
     check, log1p(max(x, 0)) with missing -> 0, frequency vocabularies, index mapping, 8:1:1 split, .npy
@@ -94,6 +94,10 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--baseline-rows", type=int, default=200_000)
     parser.add_argument("--batch-size", type=int, default=512)
+    parser.add_argument(
+        "--cardinality-exponent", type=float, default=0.75,
+        help="table sizes are Criteo's ** this (0.75: up to ~180k distinct values per column)",
+    )  # fmt: skip
     args = parser.parse_args()
 
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
@@ -101,11 +105,13 @@ def main() -> None:
         tmpdir = Path(tmp)
         os.environ["NASREC_HOME"] = str(tmpdir / "home")
         from nasrec.data import Dataset, ingest
-        from nasrec.data.synth import write_criteo_tsv
+        from nasrec.data.synth import TeacherConfig, write_criteo_tsv
 
         raw = tmpdir / "criteo.tsv"
         start = time.perf_counter()
-        write_criteo_tsv(raw, rows=args.rows, seed=0)
+        write_criteo_tsv(
+            raw, rows=args.rows, seed=0, config=TeacherConfig(cardinality_exponent=args.cardinality_exponent)
+        )
         size = raw.stat().st_size / 1e6
         print(f"wrote {args.rows:,} raw Criteo rows ({size:.0f} MB) in {time.perf_counter() - start:.1f} s")
         raw.read_bytes()  # warm the page cache so neither contender pays for the first disk read
