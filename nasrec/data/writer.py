@@ -6,8 +6,11 @@
     <dir>/sparse.npy    N x F int32 table indices (0 = missing / rare)
     <dir>/label.npy     N float32
     <dir>/vocab.arrow   Arrow IPC table (feature, value, count): index i >= 1 of a feature is its i-th row
+    <dir>/<key>.npy     extra per-row arrays, e.g. ``true_prob`` of a synthetic dataset
 
 Rows are stored train, val, test, each shuffled, so every split is a contiguous range.
+``meta["hot_rows"][feature]`` is the share of training lookups that hit the table's most frequent 1% of
+rows (row 0 included): the access skew that FAE-style hot-embedding caches exploit.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from nasrec.data.store import staging_dir
 from nasrec.data.transform import DENSE_TRANSFORM, dense_transform_
 from nasrec.data.vocab import Vocabulary, build_vocabulary, hot_row_fraction
 from nasrec.errors import DataError
+from nasrec.home import datasets_dir
 
 __all__ = ["write_dataset"]
 
@@ -122,8 +126,6 @@ def write_dataset(
             **(meta or {}),
         }
         (tmp / "meta.json").write_text(json.dumps(info, indent=2))
-    from nasrec.home import datasets_dir
-
     return datasets_dir() / name
 
 
