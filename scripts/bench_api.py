@@ -51,6 +51,7 @@ def scenarios(candidates: int) -> list[Scenario]:
     lb = "/api/v1/jobs/{job}/leaderboard"
     return [
         Scenario("healthz (baseline)", "/healthz", {}),
+        Scenario("users/me (token check, no data)", "/api/v1/users/me", {}, target=False),
         Scenario("leaderboard default (val_logloss)", lb, {}),
         Scenario("leaderboard sort=flops", lb, {"sort": "flops"}),
         Scenario("leaderboard sort=val_auc feasible", lb, {"sort": "val_auc", "feasible": "true"}),
