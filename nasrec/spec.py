@@ -313,7 +313,10 @@ class JobSpec(_Model):
 
     name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
     dataset: str
-    space: str = "nasrec_small"
+    space: str | dict[str, Any] = Field(
+        default="nasrec_small",
+        description="a shipped space's name, a YAML path, or an inline space definition (a mapping)",
+    )
     seed: NonNegativeInt = 0
     supernet: SupernetSpec = SupernetSpec()
     search: SearchSpec = SearchSpec()
@@ -322,6 +325,20 @@ class JobSpec(_Model):
     constraints: list[Constraint] = Field(default_factory=list)
     finalize: FinalizeSpec = FinalizeSpec()
     resources: ResourcesSpec = ResourcesSpec()
+
+    @field_validator("space")
+    @classmethod
+    def _check_space(cls, value: str | dict[str, Any]) -> str | dict[str, Any]:
+        if isinstance(value, dict):
+            from nasrec.space.space import SearchSpace
+
+            try:
+                return SearchSpace.from_dict(value, source="inline space").to_dict()
+            except ConfigError as exc:
+                raise ValueError(str(exc)) from None
+        if not value:
+            raise ValueError("give a space name, a YAML path or an inline definition")
+        return value
 
     @model_validator(mode="after")
     def _check(self) -> JobSpec:
@@ -400,7 +417,10 @@ class JobSpec(_Model):
         """The study / run-directory name: ``name`` or ``<dataset>-<space>-<controller>-s<seed>-<hash>``."""
         if self.name:
             return self.name
-        return f"{self.dataset}-{self.space}-{self.search.controller}-s{self.seed}-{self.fingerprint}"
+        space = self.space if isinstance(self.space, str) else self.space.get("name", "space")
+        dataset = Path(self.dataset).name if "/" in self.dataset else self.dataset
+        space = Path(space).stem if "/" in space else space
+        return f"{dataset}-{space}-{self.search.controller}-s{self.seed}-{self.fingerprint}"
 
     @property
     def primary(self) -> Objective:

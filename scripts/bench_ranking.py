@@ -38,19 +38,19 @@ def main() -> None:
     from nasrec.search.finalize import retrain_config
     from nasrec.search.search import create_search
     from nasrec.space import sample_architecture
+    from nasrec.spec import JobSpec
     from nasrec.train import train_subnet
 
     ensure_planted()
     spec = json.loads(json.dumps(DEMO_SPEC))
-    spec["name"] = "bench-ranking"
     if args.supernet_steps:
         spec["supernet"]["steps"] = args.supernet_steps
         spec["supernet"]["warmup_k"] = min(spec["supernet"]["warmup_k"], args.supernet_steps)
-        spec["name"] += f"-s{args.supernet_steps}"
     if args.finetune_steps is not None:
         spec["evaluation"]["finetune_steps"] = args.finetune_steps
     if args.scratch_steps:
         spec["finalize"]["retrain_steps"] = args.scratch_steps
+    spec["name"] = f"bench-ranking-{JobSpec.parse(spec).fingerprint}"
     search = create_search(spec, load_if_exists=True)
     t0 = time.perf_counter()
     search.train_supernet()

@@ -65,6 +65,8 @@ def print_leaderboard(
     from rich.console import Console
 
     console = Console()
+    if not console.is_terminal:  # a pipe or a log file: no terminal width to respect, keep every column
+        console = Console(width=160)
     console.print(leaderboard_table(entries, bayes=bayes, title=title))
     if bayes is not None:
         console.print(f"Bayes log loss of the test split (the best any model can do): {bayes:.4f}")

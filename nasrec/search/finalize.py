@@ -104,9 +104,14 @@ def records(search: Search) -> dict[str, dict[str, Any]]:
 
 def finalize(search: Search, *, progress: PhaseProgress | None = None) -> list[Entry]:
     """Retrain, select on validation, test once; returns the final leaderboard (see module docstring)."""
+    search.set_phase("finalize")
+    with search.torch_threads():
+        return _finalize(search, progress)
+
+
+def _finalize(search: Search, progress: PhaseProgress | None) -> list[Entry]:
     from nasrec.train import forbid_test_split
 
-    search.set_phase("finalize")
     with forbid_test_split():
         todo = _selection_pool(search)
         done = records(search)
