@@ -165,3 +165,34 @@ def test_cli_search_command_prints_json(
     board = json.loads(result.stdout[result.stdout.index("[") :])
     assert [r["kind"] for r in board].count("baseline") == 1
     assert sum(r["winner"] for r in board) == 1
+
+
+def test_demo_runs_its_own_space_and_baselines_and_reports_the_bayes_floor(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``run_demo`` end to end (the real entry point and the demo's own space, constraint and
+    baselines) with budgets cut down; the planted dataset is synthesized on first use."""
+    from nasrec.demo import DEMO_SPEC, run_demo
+
+    spec = json.loads(json.dumps(DEMO_SPEC))
+    spec["supernet"] = {"steps": 20, "batch_size": 256, "warmup_k": 2, "checkpoint_every": 10}
+    spec["search"].update(candidates=4, population=2, sample_size=2, children=2)
+    spec["evaluation"].update(finetune_steps=2, val_rows=256, latency=False)
+    spec["finalize"].update(top_k=1, retrain_epochs=None, retrain_steps=5, batch_size=128)
+    spec["resources"] = {"eval_actors": 1, "cpus_per_actor": 1}
+    JobSpec.parse(DEMO_SPEC)  # the shipped spec itself is valid
+
+    from nasrec.data import synthesize
+
+    synthesize("planted", rows=4000, seed=0)  # stands in for the 1M-row default (same generator)
+    rows = run_demo(json_output=True, spec=spec)
+    board = json.loads(capsys.readouterr().out)
+    assert board == json.loads(json.dumps(rows))
+    assert sorted(r["kind"] for r in rows) == ["baseline"] * 3 + ["found"]  # top_k = 1 retrained
+    assert {r["name"] for r in rows if r["kind"] == "baseline"} == set(DEMO_SPEC["finalize"]["baselines"])
+    assert all(r["feasible"] and r["flops"] <= 2e5 for r in rows if r["kind"] == "found")
+    assert sum(r["winner"] for r in rows) == 1
+    bayes = rows[0]["bayes_logloss"]
+    assert 0 < bayes < min(r["test_logloss"] for r in rows if r["test_logloss"] is not None)
+    # a second run reuses the stored job: same leaderboard, nothing retrained
+    assert run_demo(json_output=True, spec=spec) == rows
