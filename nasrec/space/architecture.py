@@ -97,6 +97,28 @@ class Block:
     def with_(self, **changes: Any) -> Block:
         return replace(self, **changes)
 
+    @property
+    def has_dense_op(self) -> bool:
+        return self.dense_op is not None
+
+    @property
+    def has_sparse_op(self) -> bool:
+        return self.sparse_op is not None
+
+    def dense_reads(self) -> tuple[int, ...]:
+        """Candidates whose dense output the dense op reads."""
+        if self.dense_op in BINARY_OPS:
+            return tuple(i for i in (self.left, self.right) if i is not None)
+        return tuple(self.dense_inputs or ()) if self.dense_op is not None else ()
+
+    def sparse_reads_of_dense_ops(self) -> tuple[int, ...]:
+        """Candidates whose sparse output the dense op reads (only Dot-Product reads sparse inputs)."""
+        return tuple(self.sparse_inputs or ()) if self.dense_op == "dot" else ()
+
+    def sparse_reads(self) -> tuple[int, ...]:
+        """Candidates whose sparse output the sparse op reads."""
+        return tuple(self.sparse_inputs or ()) if self.sparse_op is not None else ()
+
 
 @dataclass(frozen=True)
 class Architecture:

@@ -22,12 +22,26 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from nasrec.space.architecture import Block
 
-BINARY = ("gating", "sum")
+class Reads(Protocol):
+    """What liveness needs of a block: a genotype ``Block`` or a supernet ``BlockPath``."""
+
+    dense_to_sparse: bool
+    fm: bool
+
+    @property
+    def has_dense_op(self) -> bool: ...
+
+    @property
+    def has_sparse_op(self) -> bool: ...
+
+    def dense_reads(self) -> tuple[int, ...]: ...
+
+    def sparse_reads_of_dense_ops(self) -> tuple[int, ...]: ...
+
+    def sparse_reads(self) -> tuple[int, ...]: ...
 
 
 @dataclass(frozen=True)
@@ -49,21 +63,7 @@ class BlockLiveness:
 DEAD = BlockLiveness(False, False, False, False, False, False)
 
 
-def dense_reads(block: Block) -> tuple[int, ...]:
-    """Candidates whose dense output the block's dense op reads."""
-    if block.dense_op in BINARY:
-        return tuple(i for i in (block.left, block.right) if i is not None)
-    if block.dense_op is None:
-        return ()
-    return tuple(block.dense_inputs or ())
-
-
-def sparse_reads_of_dense_op(block: Block) -> tuple[int, ...]:
-    """Candidates whose sparse output the dense op reads (only Dot-Product reads sparse inputs)."""
-    return tuple(block.sparse_inputs or ()) if block.dense_op == "dot" else ()
-
-
-def block_liveness(blocks: Sequence[Block | None]) -> tuple[BlockLiveness, ...]:
+def block_liveness(blocks: Sequence[Reads | None]) -> tuple[BlockLiveness, ...]:
     """Liveness of every block (``DEAD`` for blocks that cannot reach the head)."""
     n = len(blocks)
     dense_out = [False] * (n + 1)  # indexed by candidate: j+1 = block j
@@ -76,17 +76,15 @@ def block_liveness(blocks: Sequence[Block | None]) -> tuple[BlockLiveness, ...]:
         d_out, s_out = dense_out[i + 1], sparse_out[i + 1]
         if block is None or not (d_out or s_out):
             continue
-        d_op = d_out or (block.dense_to_sparse and s_out)
-        s_op = s_out or (block.fm and d_out)
-        d_op = d_op and block.dense_op is not None
-        s_op = s_op and block.sparse_op is not None
+        d_op = (d_out or (block.dense_to_sparse and s_out)) and block.has_dense_op
+        s_op = (s_out or (block.fm and d_out)) and block.has_sparse_op
         if d_op:
-            for j in dense_reads(block):
+            for j in block.dense_reads():
                 dense_out[j] = True
-            for j in sparse_reads_of_dense_op(block):
+            for j in block.sparse_reads_of_dense_ops():
                 sparse_out[j] = True
         if s_op:
-            for j in block.sparse_inputs or ():
+            for j in block.sparse_reads():
                 sparse_out[j] = True
         result[i] = BlockLiveness(
             dense_out=d_out,

@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING
 
 from nasrec.errors import ConfigError
 from nasrec.space.architecture import BINARY_OPS, Architecture, Block
-from nasrec.space.liveness import dense_reads, sparse_reads_of_dense_op
 
 if TYPE_CHECKING:
     from nasrec.space.space import SearchSpace
@@ -100,8 +99,8 @@ def _validate_streams(arch: Architecture) -> None:
         reads: list[tuple[str, int, str]] = []
         if b.dense_op is not None:
             gene = "left/right" if b.dense_op in BINARY_OPS else "dense_inputs"
-            reads += [(gene, j, "dense") for j in dense_reads(b)]
-            reads += [("sparse_inputs", j, "sparse") for j in sparse_reads_of_dense_op(b)]
+            reads += [(gene, j, "dense") for j in b.dense_reads()]
+            reads += [("sparse_inputs", j, "sparse") for j in b.sparse_reads_of_dense_ops()]
         if b.sparse_op is not None:
             reads += [("sparse_inputs", j, "sparse") for j in b.sparse_inputs or ()]
         for gene, j, stream in reads:

@@ -35,9 +35,9 @@ import numpy as np
 
 from nasrec.errors import ConfigError
 from nasrec.space import Architecture, BlockLiveness, SearchSpace, sample_architecture
-from nasrec.space.liveness import DEAD
+from nasrec.space.architecture import BINARY_OPS
+from nasrec.space.liveness import block_liveness
 
-BINARY_OPS = ("gating", "sum")
 STRATEGIES = ("single-op-any-connection", "single-path", "any-path", "full-path")
 
 
@@ -78,6 +78,17 @@ class BlockPath:
 
     def sparse_reads_of_dense_ops(self) -> tuple[int, ...]:
         return self.sparse_inputs if "dot" in self.dense_ops else ()
+
+    def sparse_reads(self) -> tuple[int, ...]:
+        return self.sparse_inputs if self.sparse_ops else ()
+
+    @property
+    def has_dense_op(self) -> bool:
+        return bool(self.dense_ops)
+
+    @property
+    def has_sparse_op(self) -> bool:
+        return bool(self.sparse_ops)
 
 
 @dataclass(frozen=True)
@@ -141,36 +152,7 @@ def _path_of(arch: Architecture) -> Path:
 
 @lru_cache(maxsize=4096)
 def _liveness(path: Path) -> tuple[BlockLiveness, ...]:
-    n = path.num_blocks
-    dense_out = [False] * (n + 1)
-    sparse_out = [False] * (n + 1)
-    if n:
-        dense_out[n] = sparse_out[n] = True
-    result: list[BlockLiveness] = [DEAD] * n
-    for i in range(n - 1, -1, -1):
-        block = path.blocks[i]
-        d_out, s_out = dense_out[i + 1], sparse_out[i + 1]
-        if block is None or not (d_out or s_out):
-            continue
-        d_op = (d_out or (block.dense_to_sparse and s_out)) and bool(block.dense_ops)
-        s_op = (s_out or (block.fm and d_out)) and bool(block.sparse_ops)
-        if d_op:
-            for j in block.dense_reads():
-                dense_out[j] = True
-            for j in block.sparse_reads_of_dense_ops():
-                sparse_out[j] = True
-        if s_op:
-            for j in block.sparse_inputs:
-                sparse_out[j] = True
-        result[i] = BlockLiveness(
-            dense_out=d_out,
-            sparse_out=s_out,
-            dense_op=d_op,
-            sparse_op=s_op,
-            fm=bool(block.fm and d_out and s_op),
-            dense_to_sparse=bool(block.dense_to_sparse and s_out and d_op),
-        )
-    return tuple(result)
+    return block_liveness(path.blocks)
 
 
 # ---- samplers ---------------------------------------------------------------------------------------------
