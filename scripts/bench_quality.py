@@ -29,15 +29,15 @@ def main() -> None:
 
     from nasrec.demo import DEMO_SPEC, ensure_planted
     from nasrec.search.search import create_search
-    from nasrec.spec import JobSpec, load_spec
+    from nasrec.spec import load_spec
 
     dataset = ensure_planted()
     bayes = float(dataset.meta["bayes_logloss"]["test"])
     base = load_spec(args.spec).to_dict() if args.spec else json.loads(json.dumps(DEMO_SPEC))
     per_seed = []
     for seed in args.seeds:
+        # named after its fingerprint: seed 0 of the demo's spec is the demo's own job
         spec = {**base, "seed": seed}
-        spec["name"] = f"quality-s{seed}-{JobSpec.parse(spec).fingerprint}"
         search = create_search(spec, load_if_exists=True)
         t0 = time.perf_counter()
         entries = search.run()

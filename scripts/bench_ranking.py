@@ -38,7 +38,6 @@ def main() -> None:
     from nasrec.search.finalize import retrain_config
     from nasrec.search.search import create_search
     from nasrec.space import sample_architecture
-    from nasrec.spec import JobSpec
     from nasrec.train import train_subnet
 
     ensure_planted()
@@ -50,7 +49,7 @@ def main() -> None:
         spec["evaluation"]["finetune_steps"] = args.finetune_steps
     if args.scratch_steps:
         spec["finalize"]["retrain_steps"] = args.scratch_steps
-    spec["name"] = f"bench-ranking-{JobSpec.parse(spec).fingerprint}"
+    # named after its fingerprint: with the defaults, the demo's job and its trained supernet
     search = create_search(spec, load_if_exists=True)
     t0 = time.perf_counter()
     search.train_supernet()
