@@ -79,11 +79,12 @@ def test_stop_on_two_workers_then_resume_in_process(
 ) -> None:
     """torch sparse embeddings; cancel a 2-worker run, resume it with one worker: same as uninterrupted."""
     cfg = config(steps=20, embedding_backend="torch")
-    seen: list[int] = []
+    # Stop is asked for at once: the driver relays it while the worker group starts, so the run stops
+    # after its first step or soon after, however fast the steps go (a stop tied to a reported step
+    # raced the 20 tiny steps on a busy machine).
     stopped = train_supernet(dataset=tiny_dataset, space=tiny_space, config=cfg.with_(num_workers=2),
-                             run_dir=tmp_path / "run", progress=lambda s, t, m: seen.append(s),
-                             should_stop=lambda: bool(seen) and seen[-1] >= 3)  # fmt: skip
-    assert stopped.stopped and 3 <= stopped.step < 20
+                             run_dir=tmp_path / "run", should_stop=lambda: True)  # fmt: skip
+    assert stopped.stopped and 1 <= stopped.step < 20
     resumed = train_supernet(dataset=tiny_dataset, space=tiny_space, config=cfg, run_dir=tmp_path / "run")
     straight = train_supernet(
         dataset=tiny_dataset, space=tiny_space, config=cfg, run_dir=tmp_path / "straight"
