@@ -23,7 +23,8 @@ def check_submission(*, session: Session, owner: User, spec: JobSpec) -> Dataset
             "resources.ray_address cannot be set through the API: the server's operator chooses the "
             "Ray cluster (NASREC_RAY_ADDRESS)"
         )
-    if spec.space not in list_spaces():
+    # A shipped space by name, or an inline definition (validated by the spec); never a server path.
+    if isinstance(spec.space, str) and spec.space not in list_spaces():
         raise ConfigError(
             f"space: search space {spec.space!r} not found; available: {', '.join(list_spaces())}"
         )

@@ -53,6 +53,19 @@ def test_submit_and_show(client: TestClient, alice: Account, job: dict) -> None:
     assert shown == job
 
 
+def test_submit_with_an_inline_space(client: TestClient, store: Store, alice: Account) -> None:
+    """A space defined in the request body is accepted; a path on the server never is."""
+    from nasrec.demo import DEMO_SPACE
+
+    add_dataset_row(store, alice, "d")
+    response = client.post(API, headers=alice.headers, json={"dataset": "d", "space": DEMO_SPACE})
+    assert response.status_code == 201, response.text
+    assert response.json()["spec"]["space"]["name"] == "nasrec_demo"
+    for space in ("/etc/passwd.yaml", "../search_spaces/nasrec_small.yaml"):
+        refused = client.post(API, headers=alice.headers, json={"dataset": "d", "space": space})
+        assert refused.status_code == 422 and "not found; available" in refused.json()["detail"]
+
+
 def test_list_filters_and_pages(
     client: TestClient, store: Store, alice: Account, bob: Account, job: dict
 ) -> None:

@@ -32,7 +32,7 @@
     document.getElementById("job-eta").textContent =
       FINAL.has(j.state) ? "finished" : left === null ? "—" : duration(left);
     document.getElementById("job-attempts").textContent = j.attempts;
-    document.getElementById("job-spec").textContent = `${j.spec.dataset} · ${j.spec.space}`;
+    document.getElementById("job-spec").textContent = `${j.spec.dataset} · ${typeof j.spec.space === "string" ? j.spec.space : j.spec.space.name}`;
     const error = document.getElementById("job-error");
     error.textContent = j.error || "";
     error.hidden = !j.error;
