@@ -1,12 +1,13 @@
 """``nasrec serve`` (API + web UI + embedded workers) and ``nasrec worker`` (a job worker process).
 
-    nasrec serve [--host 127.0.0.1] [--port 8000] [--workers 1] [--no-auth [--force]]
+    nasrec serve [--host 127.0.0.1] [--port 8000] [--workers 1] [--processes 1] [--no-auth [--force]]
     nasrec worker [--lease 60] [--poll 2] [--max-jobs N] [--exit-when-idle]
 
 Both use ``NASREC_DATABASE_URL`` (default: SQLite in ``NASREC_HOME``) unless ``--database-url`` is
 given, and ``NASREC_RAY_ADDRESS`` for Ray (default: an embedded local Ray, started by the first job).
-``serve`` runs its workers as threads of the server process; run more ``nasrec worker`` processes
-(on this machine or others sharing a PostgreSQL database) to serve more jobs at once.
+``serve`` runs its workers as threads of the server process (with ``--processes N``, the API runs in
+N child processes and the workers stay in the parent); run more ``nasrec worker`` processes (on this
+machine or others sharing a PostgreSQL database) to serve more jobs at once.
 
 SIGTERM / Ctrl-C stop both cleanly: running jobs are given back to the queue (``released``) after
 their current step, so another worker resumes them.
@@ -15,6 +16,7 @@ their current step, so another worker resumes them.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import socket
 import threading
@@ -27,6 +29,7 @@ from nasrec.errors import ConfigError, ConflictError
 
 if TYPE_CHECKING:
     from nasrec.store import Store
+    from server.core.config import Settings
 
 __all__ = ["app", "ensure_admin", "serve_command", "worker_command"]
 
@@ -73,6 +76,9 @@ def serve_command(
     host: Annotated[str, typer.Option(help="Address to bind (127.0.0.1: this machine only).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0: any free port).")] = 8000,
     workers: Annotated[int, typer.Option(min=0, help="Embedded job workers (threads of this process).")] = 1,
+    processes: Annotated[
+        int, typer.Option(min=1, help="API server processes (one per core serves the most requests).")
+    ] = 1,
     no_auth: Annotated[
         bool,
         typer.Option("--no-auth", help="Single-user mode: no tokens; every request is the user 'local'."),
@@ -86,12 +92,9 @@ def serve_command(
     log_level: Annotated[str, typer.Option(help="uvicorn / nasrec log level.")] = "info",
 ) -> None:
     """Serve the API and web UI with embedded job workers; print the URL (and a first admin token)."""
-    import uvicorn
-
     from nasrec.jobs import Worker, WorkerConfig, shutdown_ray
     from nasrec.store import open_store
     from server.core.config import Settings, is_loopback
-    from server.main import create_app
 
     overrides: dict[str, Any] = {}
     if database_url:
@@ -111,9 +114,7 @@ def serve_command(
     pool: list[tuple[Worker, threading.Thread]] = []
     try:
         admin = None if settings.no_auth else ensure_admin(store)
-        app = create_app(settings, store=store)
-        server = uvicorn.Server(uvicorn.Config(app, log_level=log_level, lifespan="on"))
-        _on_signals(lambda: (shutdown.set(), setattr(server, "should_exit", True)))
+        run_api = _api_server(settings, store, processes, sock, log_level, on_stop=shutdown.set)
         url = _url(host, sock.getsockname()[1])
         _say(f"nasrec is serving at {url}  (web UI: {url}/  API docs: {url}/docs)")
         _say(f"database: {store.engine.url.render_as_string(hide_password=True)}")
@@ -129,7 +130,7 @@ def serve_command(
             pool.append((worker, thread))
         _say(f"embedded workers: {workers}" + ("" if workers else " (run `nasrec worker` to process jobs)"))
         if not shutdown.is_set():
-            server.run(sockets=[sock])
+            run_api()
     finally:
         for worker, _ in pool:
             worker.stop()
@@ -138,6 +139,36 @@ def serve_command(
         shutdown_ray()
         sock.close()
         store.dispose()
+
+
+def _api_server(
+    settings: Settings,
+    store: Store,
+    processes: int,
+    sock: socket.socket,
+    log_level: str,
+    on_stop: Callable[[], object],
+) -> Callable[[], None]:
+    """The API server's run function: a uvicorn server in this process, stopped by SIGTERM / SIGINT
+    (which also call ``on_stop``); or, for several processes, uvicorn's supervisor of that many
+    children sharing ``sock``, which open the store themselves from these settings (passed in the
+    environment) and which it stops on SIGTERM / SIGINT."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    from server.main import create_app
+
+    if processes == 1:
+        server = uvicorn.Server(
+            uvicorn.Config(create_app(settings, store=store), log_level=log_level, lifespan="on")
+        )
+        _on_signals(lambda: (on_stop(), setattr(server, "should_exit", True)))
+        return lambda: server.run(sockets=[sock])
+    os.environ.update(NASREC_DATABASE_URL=settings.database_url, NASREC_NO_AUTH=str(settings.no_auth).lower())
+    config = uvicorn.Config(
+        "server.main:create_app", factory=True, workers=processes, log_level=log_level, lifespan="on"
+    )
+    return Multiprocess(config, sockets=[sock]).run
 
 
 def worker_command(

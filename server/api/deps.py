@@ -3,16 +3,22 @@
 A request gets one store session. Safe methods (GET, HEAD, OPTIONS) get a read session, the others
 a write session (on SQLite it takes the write lock up front, see ``nasrec.store.engine``). The
 session is closed when the route returns.
+
+Sync dependencies and routes run in the thread pool, and every hop there costs a thread wake-up
+and a loop wake-up: the session is therefore opened on the event loop (a new session does no I/O)
+and only its closing (which returns the connection to the pool: a rollback) goes to a thread.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from nasrec.store import Store, User, crud
 from server.core.config import Settings
@@ -30,9 +36,15 @@ async def get_store(request: Request) -> Store:
     return request.app.state.store
 
 
-def get_session(request: Request, store: Annotated[Store, Depends(get_store)]) -> Iterator[Session]:
-    with store.session(write=request.method not in SAFE_METHODS) as session:
+async def get_session(
+    request: Request, store: Annotated[Store, Depends(get_store)]
+) -> AsyncIterator[Session]:
+    session = store.session(write=request.method not in SAFE_METHODS)
+    try:
         yield session
+    finally:
+        with anyio.CancelScope(shield=True):  # a client that went away must not leak the connection
+            await run_in_threadpool(session.close)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -1,7 +1,9 @@
-"""A job over HTTP, end to end: ``nasrec serve`` (API + embedded worker + Ray) in a subprocess; a
-dataset synthesized and a small job submitted over the API; polled to completion; the leaderboard,
-the Pareto front and the job's result read; the winner exported (concurrent requests build once),
-downloaded, loaded with ``nasrec.load_exported`` and used to predict. On SQLite and PostgreSQL."""
+"""A job over HTTP, end to end: ``nasrec serve --processes 2`` (API in two child processes, embedded
+worker + Ray in the parent) in a subprocess; a dataset synthesized and a small job submitted over the
+API; polled to completion; the leaderboard, the Pareto front and the job's result read; the winner
+exported (concurrent requests build once), downloaded, loaded with ``nasrec.load_exported`` and used
+to predict; the server stopped, every process of it gone, and started again (one process). On SQLite
+and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -35,8 +37,8 @@ JOB = {
 }
 
 
-def _serve(spawn: Any, database_url: str, name: str) -> tuple[Proc, str, str | None]:
-    proc = spawn(service_command("serve", "--port", "0", "--database-url", database_url), name)
+def _serve(spawn: Any, database_url: str, name: str, *args: str) -> tuple[Proc, str, str | None]:
+    proc = spawn(service_command("serve", "--port", "0", "--database-url", database_url, *args), name)
     url = re.search(r"http://[\d.]+:\d+", proc.wait_for_line("nasrec is serving at")).group(0)  # type: ignore[union-attr]
     proc.wait_for_line("embedded workers: 1")
     admin = [line for line in proc.output().splitlines() if line.startswith("admin user")]
@@ -75,7 +77,7 @@ def test_a_job_over_http_runs_to_an_export_that_predicts(
 ) -> None:
     from nasrec import load_exported
 
-    server, url, token = _serve(spawn, database_url, "serve")
+    server, url, token = _serve(spawn, database_url, "serve", "--processes", "2")
     assert token is not None, server.output()
     api = httpx.Client(base_url=f"{url}/api/v1", headers={"Authorization": f"Bearer {token}"}, timeout=120)
 
@@ -139,7 +141,7 @@ def test_a_job_over_http_runs_to_an_export_that_predicts(
     assert probabilities.shape == (5,) and np.all((probabilities > 0) & (probabilities < 1))
 
     assert server.terminate() == 0
-    assert not session_members(server.pid)  # the embedded Ray went down with it, helpers included
+    assert not session_members(server.pid)  # API processes and the embedded Ray went down with it
     again, _, token_again = _serve(spawn, database_url, "serve-again")
     assert token_again is None and "admin user" not in again.output()  # the token is printed once
     assert again.terminate() == 0

@@ -10,12 +10,12 @@ JSON has no NaN or infinity: such values are stored as null (a failed evaluation
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, Row, Select, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import InstrumentedAttribute, Session, defer
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from nasrec.errors import ConfigError, NotFoundError
 from nasrec.store.crud.ownership import get_owned, owned
@@ -40,6 +40,12 @@ SORT_COLUMNS: dict[str, InstrumentedAttribute[Any]] = {
     "trial_number": Candidate.trial_number,
     "id": Candidate.id,
 }
+# What a leaderboard row holds: everything but the architecture and the timestamps.
+SUMMARY_COLUMNS = tuple(
+    getattr(Candidate, c.key)
+    for c in Candidate.__table__.columns
+    if c.key not in ("architecture", "created_at", "updated_at")
+)
 SORT_ALIASES = {"logloss": "val_logloss", "auc": "val_auc"}
 # Sorted best-first: descending for these, ascending for everything else.
 HIGHER_IS_BETTER = frozenset({"val_auc", "test_auc"})
@@ -181,12 +187,12 @@ def leaderboard(
     kind: CandidateKind | str | None = None,
     limit: int = 50,
     offset: int = 0,
-) -> tuple[list[Candidate], int]:
-    """One page of the job's candidates, best first by ``sort`` (ascending, except AUCs; override
-    with ``descending``), candidates without a value last; and how many match in all."""
+) -> tuple[list[Row[Any]], int]:
+    """One page of the job's candidates (``SUMMARY_COLUMNS``), best first by ``sort`` (ascending,
+    except AUCs; override with ``descending``), candidates without a value last; and how many match
+    in all."""
     check_page(limit, offset)
     key, column = sort_column(sort)
-    get_owned(session, Job, owner_id, Job.id == job_id, label=f"job {job_id}")
     where: list[Any] = [Candidate.job_id == job_id]
     if feasible_only:
         where.append(Candidate.feasible.is_(True))
@@ -194,22 +200,26 @@ def leaderboard(
         where.append(Candidate.stage == stage)
     if kind is not None:
         where.append(Candidate.kind == _kind(kind))
-    # The job is the owner's (checked above), so its candidates are filtered by job id alone. The
-    # page is found in two steps: its ids, from the narrow (job_id, key, feasible) index alone, then
-    # those rows; sorting or skipping the wide rows themselves is what made big jobs slow.
-    count = session.scalar(select(func.count(Candidate.id)).where(*where)) or 0
+    # The job is the owner's (checked with the count), so its candidates are filtered by job id
+    # alone. A page is found from the narrow (job_id, key, feasible) index, then its wide rows are
+    # read by id: sorting or skipping the wide rows themselves is what made big jobs slow.
+    count = _of_owned_job(
+        session, owner_id, job_id, select(func.count(Candidate.id)).where(*where).scalar_subquery()
+    )
     desc = key in HIGHER_IS_BETTER if descending is None else descending
-    ids = _page_ids(session, where, column, desc=desc, limit=limit, offset=offset)
-    if not ids:
-        return [], count
-    # The architecture is left out of a page (loaded on first access): leaderboards do not show it.
-    page_rows = select(Candidate).where(Candidate.id.in_(ids)).options(defer(Candidate.architecture))
-    rows = session.scalars(page_rows)
-    by_id = {c.id: c for c in rows}
-    return [by_id[i] for i in ids], count
+    return _page(session, where, column, desc=desc, limit=limit, offset=offset), count
 
 
-def _page_ids(
+def _of_owned_job(session: Session, owner_id: int | None, job_id: int, value: ColumnElement[Any]) -> Any:
+    """``value`` computed in the same query that checks the job is the owner's (NotFoundError if not)."""
+    stmt = owned(select(value).select_from(Job).where(Job.id == job_id), Job, owner_id)
+    result = session.execute(stmt).one_or_none()
+    if result is None:
+        raise NotFoundError(f"job {job_id} not found")
+    return result[0]
+
+
+def _page(
     session: Session,
     where: list[Any],
     column: InstrumentedAttribute[Any],
@@ -217,29 +227,38 @@ def _page_ids(
     desc: bool,
     limit: int,
     offset: int,
-) -> list[int]:
-    """Ids of one page ordered by ``column`` (then id), values before nulls: the values first, in
-    the order of the (job_id, column) index in either direction (``NULLS LAST`` itself would make
-    PostgreSQL sort every row for descending pages, SQLite for ascending ones), then the nulls."""
-    ordered = column.desc() if desc else column.asc()
-    values = select(Candidate.id).where(*where, column.is_not(None)).order_by(ordered, Candidate.id)
-    ids = list(session.scalars(values.limit(limit).offset(offset)))
-    if len(ids) == limit:
-        return ids
+) -> list[Row[Any]]:
+    """One page ordered by ``column`` (then id), values before nulls: the values first, in the order
+    of the (job_id, column) index in either direction (``NULLS LAST`` itself would make PostgreSQL
+    sort every row for descending pages, SQLite for ascending ones), then the nulls."""
+    ordered = (column.desc() if desc else column.asc(), Candidate.id)
+    with_value = select(Candidate.id).where(*where, column.is_not(None)).order_by(*ordered)
+    rows = _summaries(session, with_value.limit(limit).offset(offset), ordered)
+    if len(rows) == limit:
+        return rows
     null_offset = 0
-    if not ids:  # the page starts past the last value
+    if not rows:  # the page starts past the last value
         null_offset = max(0, offset - (session.scalar(select(func.count(column)).where(*where)) or 0))
     nulls = select(Candidate.id).where(*where, column.is_(None)).order_by(Candidate.id)
-    return ids + list(session.scalars(nulls.limit(limit - len(ids)).offset(null_offset)))
+    return rows + _summaries(session, nulls.limit(limit - len(rows)).offset(null_offset), [Candidate.id])
 
 
-def pareto_front(*, session: Session, owner_id: int | None, job_id: int) -> list[Candidate]:
-    """The job's feasible candidates of Pareto rank 0, by validation log loss."""
-    get_owned(session, Job, owner_id, Job.id == job_id, label=f"job {job_id}")
-    stmt = owned(select(Candidate), Candidate, owner_id).where(
-        Candidate.job_id == job_id, Candidate.pareto_rank == 0, Candidate.feasible.is_(True)
+def _summaries(session: Session, page_ids: Select[Any], order_by: Sequence[Any]) -> list[Row[Any]]:
+    """The summary rows of the candidates ``page_ids`` selects, in ``order_by`` order."""
+    page = page_ids.subquery()
+    stmt = select(*SUMMARY_COLUMNS).join(page, page.c.id == Candidate.id).order_by(*order_by)
+    return list(session.execute(stmt))
+
+
+def pareto_front(*, session: Session, owner_id: int | None, job_id: int) -> list[Row[Any]]:
+    """The job's feasible candidates of Pareto rank 0 (``SUMMARY_COLUMNS``), by validation log loss."""
+    _of_owned_job(session, owner_id, job_id, Job.id)
+    stmt = (
+        select(*SUMMARY_COLUMNS)
+        .where(Candidate.job_id == job_id, Candidate.pareto_rank == 0, Candidate.feasible.is_(True))
+        .order_by(Candidate.val_logloss.asc().nulls_last(), Candidate.id)
     )
-    return list(session.scalars(stmt.order_by(Candidate.val_logloss.asc().nulls_last(), Candidate.id)))
+    return list(session.execute(stmt))
 
 
 def candidate_counts_by_stage(*, session: Session) -> dict[str, int]:
