@@ -163,6 +163,21 @@ def dense_to_sparse_tokens(projected: Tensor, embedding_dim: int) -> Tensor:
     return projected.reshape(b, -1, embedding_dim).transpose(1, 2)
 
 
+def flat_tokens_linear(sparse: Tensor, weight: Tensor) -> Tensor:
+    """``F.linear(flatten_tokens(sparse), weight)`` without copying ``sparse``: B x E x T, W: O x (T E)
+    token-major -> B x O.
+
+    A contiguous channel-first ``sparse`` is flattened channel-major (a view) and W's columns are
+    permuted to match; copying it token-major instead would also hand its producer a transposed
+    gradient, on which elementwise backward kernels (relu, LayerNorm) are many times slower.
+    """
+    b, e, t = sparse.shape
+    if sparse.is_contiguous():
+        channel_major = weight.reshape(-1, t, e).transpose(1, 2).reshape(-1, e * t)
+        return F.linear(sparse.reshape(b, e * t), channel_major)
+    return F.linear(flatten_tokens(sparse), weight)
+
+
 def flatten_tokens(sparse: Tensor) -> Tensor:
     """Channel-first B x E x T -> B x (T E), token-major (token t occupies columns [t E, (t+1) E))."""
     return sparse.transpose(1, 2).reshape(sparse.shape[0], -1)

@@ -39,7 +39,9 @@ def _param(*shape: int) -> nn.Parameter:
 
 
 def _rows(t: Tensor | None, n: int) -> Tensor | None:
-    return None if t is None else t[:n]
+    if t is None or n == t.shape[0]:
+        return t  # no slice: its backward would allocate and copy a full-size gradient
+    return t[:n]
 
 
 def _level(bounds: Sequence[int], n: int) -> int:
@@ -477,5 +479,11 @@ class SharedHead(nn.Module):
         return {"linear.weight": self.weight(d, s, with_ds), "linear.bias": self.bias}
 
     def forward(self, dense: Tensor, parts: Sequence[Tensor], weight: Tensor) -> Tensor:
-        x = torch.cat([dense, *(fn.flatten_tokens(p) for p in parts)], dim=1)
-        return F.linear(x, weight, self.bias).squeeze(1)
+        # one term per input instead of one linear over their concatenation: no copy of the tokens
+        col = dense.shape[1]
+        out = F.linear(dense, weight[:, :col], self.bias)
+        for p in parts:
+            width = p.shape[1] * p.shape[2]
+            out = out + fn.flat_tokens_linear(p, weight[:, col : col + width])
+            col += width
+        return out.squeeze(1)
