@@ -6,6 +6,7 @@ NASREC_MAX_BODY_BYTES     request body limit for every endpoint but upload (defa
 NASREC_MAX_UPLOAD_BYTES   upload size limit (default 2 GiB)
 NASREC_MAX_SYNTH_ROWS     largest synthetic dataset a request may ask for (default 5,000,000)
 NASREC_NO_AUTH            single-user mode: no tokens, every request is the user "local"
+NASREC_THREADS            threads per server process for blocking work (default 8, see server.main)
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class Settings(BaseSettings):
     max_upload_bytes: PositiveInt = 2048 * MiB
     max_synth_rows: PositiveInt = 5_000_000
     no_auth: bool = False
+    threads: PositiveInt = 8
 
 
 def is_loopback(host: str) -> bool:
