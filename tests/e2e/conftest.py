@@ -38,6 +38,15 @@ def session_members(sid: int) -> list[int]:
     return pids
 
 
+def session_left(sid: int, timeout: float = 15) -> list[int]:
+    """Pids still in session ``sid`` after waiting up to ``timeout`` s for it to empty (helpers
+    such as Ray's or multiprocessing's notice their parent is gone a moment after it exits)."""
+    deadline = time.monotonic() + timeout
+    while (members := session_members(sid)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return members
+
+
 @dataclass
 class Proc:
     """A process started by ``spawn`` (the leader of its own session), output in ``log``."""
@@ -101,8 +110,5 @@ def spawn(tmp_path: Path) -> Iterator[Callable[..., Proc]]:
         if proc.popen.poll() is None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.terminate(timeout=60)
-        deadline = time.monotonic() + 15  # Ray's helpers notice their raylet is gone
-        while session_members(proc.pid) and time.monotonic() < deadline:
-            time.sleep(0.5)
-        if session_members(proc.pid):
+        if session_left(proc.pid):
             proc.kill_session()

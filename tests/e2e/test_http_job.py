@@ -18,7 +18,7 @@ import numpy as np
 
 from nasrec.store import Store
 
-from .conftest import Proc, service_command, session_members
+from .conftest import Proc, service_command, session_left
 
 BUDGET = 4
 JOB = {
@@ -141,7 +141,7 @@ def test_a_job_over_http_runs_to_an_export_that_predicts(
     assert probabilities.shape == (5,) and np.all((probabilities > 0) & (probabilities < 1))
 
     assert server.terminate() == 0
-    assert not session_members(server.pid)  # API processes and the embedded Ray went down with it
+    assert not session_left(server.pid)  # API processes and the embedded Ray went down with it
     again, _, token_again = _serve(spawn, database_url, "serve-again")
     assert token_again is None and "admin user" not in again.output()  # the token is printed once
     assert again.terminate() == 0
