@@ -13,6 +13,8 @@ to ``POOL_SIZE`` connections, enough for the server's concurrent requests (see b
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -76,7 +78,7 @@ def _sqlite_engine(url: URL, busy_timeout: float, **kwargs: Any) -> Engine:
         cursor = dbapi_connection.cursor()
         try:
             if not in_memory:
-                cursor.execute("PRAGMA journal_mode=WAL")
+                _enable_wal(cursor, busy_timeout)
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
             cursor.execute("PRAGMA synchronous=NORMAL")
@@ -89,6 +91,21 @@ def _sqlite_engine(url: URL, busy_timeout: float, **kwargs: Any) -> Engine:
         conn.exec_driver_sql(f"BEGIN {mode}".strip())
 
     return engine
+
+
+def _enable_wal(cursor: Any, timeout: float) -> None:
+    """Switch the database to WAL (a no-op once it is). Switching a new file needs its exclusive
+    lock, and SQLite answers "database is locked" at once, without the busy wait, while another
+    connection (a process starting at the same moment) holds it: retry until ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def is_sqlite(engine: Engine) -> bool:
