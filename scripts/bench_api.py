@@ -115,6 +115,10 @@ def populate(url: str, candidates: int, seed: int = 0) -> tuple[int, str]:
                 })  # fmt: skip
                 rows[-1].pop("evaluated_rows")
                 rows[-1].pop("embedding_params")
+            if store.dialect == "postgresql":
+                # The throwaway database commits asynchronously; VACUUM marks pages all-visible (what
+                # index-only scans need) only once the commit that wrote them is on disk.
+                session.execute(text("SET LOCAL synchronous_commit = on"))
             for start in range(0, len(rows), 1000):
                 session.execute(insert(Candidate), rows[start : start + 1000])
             session.commit()

@@ -58,7 +58,7 @@ def list_datasets(
 ) -> tuple[list[Dataset], int]:
     """One page of the user's datasets (by name) and how many there are in all."""
     check_page(limit, offset)
-    count = session.scalar(owned(select(func.count(Dataset.id)), Dataset, owner_id)) or 0
+    count = session.scalar(owned(select(func.count()).select_from(Dataset), Dataset, owner_id)) or 0
     rows = session.scalars(
         owned(select(Dataset), Dataset, owner_id).order_by(Dataset.name).limit(limit).offset(offset)
     )

@@ -66,7 +66,7 @@ def list_jobs(
     """One page of jobs, newest first, and how many match in all."""
     check_page(limit, offset)
     where = [] if state is None else [Job.state == state]
-    count = session.scalar(owned(select(func.count(Job.id)), Job, owner_id).where(*where)) or 0
+    count = session.scalar(owned(select(func.count()).select_from(Job), Job, owner_id).where(*where)) or 0
     stmt = owned(select(Job), Job, owner_id).where(*where)
     rows = session.scalars(stmt.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit).offset(offset))
     return list(rows), count
@@ -260,6 +260,6 @@ def release_job(*, session: Session, job_id: int, worker: str) -> Job:
 def job_counts_by_state(*, session: Session) -> dict[JobState, int]:
     """How many jobs are in each state (every state present, zeros included)."""
     counts = dict.fromkeys(JobState, 0)
-    for state, n in session.execute(select(Job.state, func.count(Job.id)).group_by(Job.state)):
+    for state, n in session.execute(select(Job.state, func.count()).group_by(Job.state)):
         counts[JobState(state)] = n
     return counts
