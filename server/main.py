@@ -4,9 +4,12 @@ The store is opened (and migrated) at start-up, in the lifespan, unless one is p
 settings there decide how the server behaves under concurrent load (measured by
 ``scripts/bench_api.py``):
 
-* sync routes run in anyio's thread pool, limited to ``settings.threads``: with its default of 40,
-  every concurrent request had a runnable thread, and dozens of threads taking turns at the GIL
-  halved the throughput and gave even ``/healthz`` 100 ms tails;
+* sync routes run in anyio's thread pool, limited to ``settings.threads``: every thread more than
+  the cores can keep busy only takes turns at the GIL (with anyio's default of 40, the throughput
+  halved and even ``/healthz`` had 100 ms tails; 2 threads served 10-60% more leaderboard pages per
+  second than 8, at less CPU per page). Work that takes seconds (ingests, syntheses, export builds)
+  runs in a pool of its own, ``settings.long_threads`` (``server.api.deps.run_long``), so it never
+  holds the threads of the short requests;
 * what is alive once started (modules, the app, SQLAlchemy's caches) lives as long as the process,
   so it is moved out of the cyclic garbage collector's reach until shutdown (``gc.freeze``): full
   collections of it were the leaderboard's slowest requests.
@@ -18,7 +21,7 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from anyio import to_thread
+from anyio import CapacityLimiter, to_thread
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
@@ -38,6 +41,7 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         to_thread.current_default_thread_limiter().total_tokens = settings.threads
+        app.state.long_work = CapacityLimiter(settings.long_threads)
         opened = None if store is not None else await run_in_threadpool(open_store, settings.database_url)
         app.state.store = store or opened
         gc.collect()

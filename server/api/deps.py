@@ -1,4 +1,5 @@
-"""Dependencies as ``Annotated`` aliases: ``SessionDep``, ``SettingsDep``, ``CurrentUser``.
+"""Dependencies as ``Annotated`` aliases: ``SessionDep``, ``SettingsDep``, ``CurrentUser``; and
+``run_long`` for the routes whose work takes seconds.
 
 A request gets one store session. Safe methods (GET, HEAD, OPTIONS) get a read session, the others
 a write session (on SQLite it takes the write lock up front, see ``nasrec.store.engine``). The
@@ -11,8 +12,9 @@ and only its closing (which returns the connection to the pool: a rollback) goes
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Callable
+from functools import partial
+from typing import Annotated, Any, TypeVar
 
 import anyio
 from fastapi import Depends, HTTPException, Request
@@ -24,6 +26,7 @@ from nasrec.store import Store, User, crud
 from server.core.config import Settings
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+T = TypeVar("T")
 bearer = HTTPBearer(auto_error=False, description="an API token from `nasrec token create USER`")
 
 
@@ -74,3 +77,9 @@ def get_current_user(
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+async def run_long(request: Request, func: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """``func(*args, **kwargs)`` in the threads for work that takes seconds (ingests, syntheses,
+    export builds), not in those of the short requests, which it would otherwise hold."""
+    return await anyio.to_thread.run_sync(partial(func, *args, **kwargs), limiter=request.app.state.long_work)

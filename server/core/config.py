@@ -6,7 +6,8 @@ NASREC_MAX_BODY_BYTES     request body limit for every endpoint but upload (defa
 NASREC_MAX_UPLOAD_BYTES   upload size limit (default 2 GiB)
 NASREC_MAX_SYNTH_ROWS     largest synthetic dataset a request may ask for (default 5,000,000)
 NASREC_NO_AUTH            single-user mode: no tokens, every request is the user "local"
-NASREC_THREADS            threads per server process for blocking work (default 8, see server.main)
+NASREC_THREADS            threads per server process for requests (default 2, see server.main)
+NASREC_LONG_THREADS       threads per server process for ingests, syntheses and export builds (default 2)
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ class Settings(BaseSettings):
     max_upload_bytes: PositiveInt = 2048 * MiB
     max_synth_rows: PositiveInt = 5_000_000
     no_auth: bool = False
-    threads: PositiveInt = 8
+    threads: PositiveInt = 2
+    long_threads: PositiveInt = 2
 
 
 def is_loopback(host: str) -> bool:

@@ -12,13 +12,13 @@ request). See ``server.core.exports``."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from starlette.responses import FileResponse, Response
 
 from nasrec.diagram import architecture_svg
 from nasrec.errors import ConflictError, NotFoundError
 from nasrec.store import crud
-from server.api.deps import CurrentUser, SessionDep
+from server.api.deps import CurrentUser, SessionDep, run_long
 from server.api.params import CandidateId, JobId
 from server.core.exports import BUILDING, build_export, current_export, export_state
 from server.models import CandidateDetail, ExportPublic, Problem
@@ -63,10 +63,14 @@ def candidate_diagram(candidate_id: CandidateId, session: SessionDep, current_us
         409: {"model": Problem, "description": "the candidate has no trained weights yet"},
     },
 )
-def export_candidate(candidate_id: CandidateId, session: SessionDep, current_user: CurrentUser) -> object:
+async def export_candidate(
+    request: Request, candidate_id: CandidateId, session: SessionDep, current_user: CurrentUser
+) -> object:
     """Build the candidate's export bundle (TorchScript, ONNX, safetensors weights, feature map,
     metrics; verified against the SubNet), unless it is already built; then download ``export.zip``."""
-    return build_export(session=session, owner=current_user, candidate_id=candidate_id)
+    return await run_long(
+        request, build_export, session=session, owner=current_user, candidate_id=candidate_id
+    )
 
 
 @router.get(
@@ -108,13 +112,17 @@ def _check_job(session: SessionDep, current_user: CurrentUser, job_id: int, cand
         409: {"model": Problem, "description": "the candidate has no trained weights yet"},
     },
 )
-def export_job_candidate(
-    job_id: JobId, candidate_id: CandidateId, session: SessionDep, current_user: CurrentUser
+async def export_job_candidate(
+    request: Request, job_id: JobId, candidate_id: CandidateId, session: SessionDep, current_user: CurrentUser
 ) -> object:
     """Build the candidate's export bundle unless it is built: requests that arrive while it is
     being built wait for that build and get the same record. Then GET this path for the zip."""
-    _check_job(session, current_user, job_id, candidate_id)
-    return build_export(session=session, owner=current_user, candidate_id=candidate_id)
+
+    def check_and_build() -> object:
+        _check_job(session, current_user, job_id, candidate_id)
+        return build_export(session=session, owner=current_user, candidate_id=candidate_id)
+
+    return await run_long(request, check_and_build)
 
 
 @job_router.get(

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from nasrec.store import crud
-from server.api.deps import CurrentUser, SessionDep, SettingsDep
+from server.api.deps import CurrentUser, SessionDep, SettingsDep, run_long
 from server.api.params import DatasetName, Limit, Offset
 from server.core import datasets as files
 from server.models import (
@@ -41,12 +41,18 @@ def show_dataset(name: DatasetName, session: SessionDep, current_user: CurrentUs
 
 
 @router.post("/register", response_model=DatasetPublic, status_code=201)
-def register_dataset(
-    body: DatasetRegister, session: SessionDep, settings: SettingsDep, current_user: CurrentUser
+async def register_dataset(
+    request: Request,
+    body: DatasetRegister,
+    session: SessionDep,
+    settings: SettingsDep,
+    current_user: CurrentUser,
 ) -> object:
     """Register a path under the server's data root: a nasrec dataset directory as it is, or raw
     file(s) ingested as ``ingest`` says."""
-    return files.register_dataset(
+    return await run_long(
+        request,
+        files.register_dataset,
         session=session,
         settings=settings,
         owner=current_user,
@@ -82,7 +88,8 @@ async def upload_dataset(
     await run_in_threadpool(session.commit)  # hold no transaction while the body streams in
     path = await run_in_threadpool(files.upload_path, settings, current_user, params.filename)
     await files.save_stream(request.stream(), path)
-    return await run_in_threadpool(
+    return await run_long(
+        request,
         files.ingest_upload,
         session=session,
         settings=settings,
@@ -94,10 +101,21 @@ async def upload_dataset(
 
 
 @router.post("/synthesize", response_model=DatasetPublic, status_code=201)
-def synthesize_dataset(
-    body: DatasetSynthesize, session: SessionDep, settings: SettingsDep, current_user: CurrentUser
+async def synthesize_dataset(
+    request: Request,
+    body: DatasetSynthesize,
+    session: SessionDep,
+    settings: SettingsDep,
+    current_user: CurrentUser,
 ) -> object:
     """A planted synthetic dataset (Criteo-shaped, with a known teacher)."""
-    return files.synthesize_dataset(
-        session=session, settings=settings, owner=current_user, name=body.name, rows=body.rows, seed=body.seed
+    return await run_long(
+        request,
+        files.synthesize_dataset,
+        session=session,
+        settings=settings,
+        owner=current_user,
+        name=body.name,
+        rows=body.rows,
+        seed=body.seed,
     )
