@@ -32,6 +32,7 @@ from nasrec.data.schema import Batch, DatasetSchema
 from nasrec.space import Architecture, load_space
 from nasrec.subnet import SubNet
 from nasrec.supernet import PathSampler, SuperNet
+from nasrec.train.loop import clip_grad_norm_
 
 REFERENCE_EXAMPLES_PER_S = {"nasrec_full": 440.0, "nasrec_small": 1030.0}
 CONFIGS = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "nasrec_configs"
@@ -73,7 +74,7 @@ class Trainer:
         if self.sparse is not None:
             self.sparse.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_([p for p in self.params if p.grad is not None], 5.0)
+        clip_grad_norm_(self.params, 5.0)
         self.dense.step()
         if self.sparse is not None:
             self.sparse.step()

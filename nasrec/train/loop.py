@@ -92,11 +92,28 @@ def make_dense_optimizer(params: list[Any], config: TrainConfig) -> Any:
     ]
     if not groups:
         raise ConfigError("the model has no dense parameters to train")
+    # fused: one kernel updates every parameter (the for-loop version runs several ops per parameter,
+    # and a supernet step updates a few hundred); CPU and CUDA have fused kernels
+    fused = all(p.device.type in ("cpu", "cuda") for p in params)
     if config.optimizer == "adagrad":
-        return torch.optim.Adagrad(groups, lr=config.lr, eps=1e-2)
+        return torch.optim.Adagrad(groups, lr=config.lr, eps=1e-2, fused=fused)
     if config.optimizer == "adam":
-        return torch.optim.Adam(groups, lr=config.lr, eps=1e-8)
-    return torch.optim.SGD(groups, lr=config.lr, momentum=0.9, nesterov=True)
+        return torch.optim.Adam(groups, lr=config.lr, eps=1e-8, fused=fused)
+    return torch.optim.SGD(groups, lr=config.lr, momentum=0.9, nesterov=True, fused=fused)
+
+
+def clip_grad_norm_(params: list[Any], max_norm: float) -> None:
+    """``torch.nn.utils.clip_grad_norm_`` over the parameters that have a gradient, the same numbers.
+
+    torch scales every gradient by ``min(1, max_norm / (norm + 1e-6))`` even when that is 1; skipping
+    that pass when nothing is clipped saves a read and write of every gradient on those steps.
+    """
+    import torch
+
+    with_grad = [p for p in params if p.grad is not None]
+    total = torch.nn.utils.get_total_norm([p.grad for p in with_grad])
+    if not bool(max_norm / (total + 1e-6) >= 1.0):  # NaN norms are scaled too, as torch does
+        torch.nn.utils.clip_grads_with_norm_(with_grad, max_norm, total)
 
 
 class _Optimizers:
@@ -287,9 +304,7 @@ def train_loop(
                         [p.grad for p in opt.dense_params if p.grad is not None]
                     )
                 if config.grad_clip is not None:
-                    torch.nn.utils.clip_grad_norm_(
-                        [p for p in opt.dense_params if p.grad is not None], config.grad_clip
-                    )
+                    clip_grad_norm_(opt.dense_params, config.grad_clip)
                 opt.step()
                 step += 1
                 batch_in_epoch += 1
@@ -380,6 +395,7 @@ __all__ = [
     "StopFn",
     "TrainResult",
     "TrainTask",
+    "clip_grad_norm_",
     "make_dense_optimizer",
     "train_loop",
 ]
