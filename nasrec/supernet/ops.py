@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from nasrec.space.ops import dot_tokens
@@ -271,4 +272,10 @@ class Head(nn.Module):
         self.linear = LinearLN(dense_dim + tokens * embedding_dim, 1, layernorm=False)
 
     def forward(self, dense: Tensor, sparse: Tensor) -> Tensor:
-        return self.linear(torch.cat([dense, fn.flatten_tokens(sparse)], dim=1)).squeeze(1)
+        # one term per input (as the supernet's head) instead of a linear over [dense, token-major copy]:
+        # that copy's gradient reached the tokens' producer transposed, where relu / LN backward are slow
+        weight = self.linear.weight
+        assert weight is not None
+        d = dense.shape[1]
+        out = F.linear(dense, weight[:, :d], self.linear.bias)
+        return (out + fn.flat_tokens_linear(sparse, weight[:, d:])).squeeze(1)
