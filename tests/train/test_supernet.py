@@ -124,3 +124,41 @@ def test_training_never_reads_the_test_split(tiny_dataset: Any, tiny_space: Any,
     train_subnet(arch, dataset=tiny_dataset, config=cfg)
     train_supernet(dataset=tiny_dataset, space=tiny_space, config=cfg, run_dir=None)  # type: ignore[arg-type]
     assert opened and bad not in opened and set(opened) == {"train", "val"}
+
+
+def test_constrained_path_sampling_draws_only_feasible_architectures(
+    tiny_dataset: Any, tiny_space: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the full-path warm-up every drawn architecture meets the analytic budget; the warm-up stays."""
+    import nasrec.space
+    from nasrec.cost import flops
+    from nasrec.errors import ConfigError
+    from nasrec.supernet.paths import Path as SupernetPath
+    from nasrec.supernet.paths import full_path
+    from nasrec.train.api import _path_sampler
+
+    schema = tiny_dataset.schema
+    rng = np.random.default_rng(0)
+    budget = float(np.median([flops(sample_architecture(tiny_space, rng), schema) for _ in range(200)]))
+    drawn: list[Any] = []
+
+    def recording(space: Any, rng: np.random.Generator) -> Any:
+        drawn.append(sample_architecture(space, rng))
+        return drawn[-1]
+
+    monkeypatch.setattr(nasrec.space, "sample_architecture", recording)
+    cfg = TrainConfig(steps=100, path_warmup_steps=10, path_constraints=(f"flops <= {budget}",))
+    sample = _path_sampler(tiny_space, cfg, total=100, schema=schema)
+    rng = np.random.default_rng(1)
+    assert sample(rng, 0) == full_path(tiny_space) and not drawn  # step 0: always the full path
+    paths = [sample(rng, step) for step in range(10, 60)]
+    feasible = [SupernetPath.from_architecture(a) for a in drawn if flops(a, schema) <= budget]
+    assert paths == feasible  # every feasible draw is trained, every infeasible one skipped
+    assert len(drawn) > len(paths)  # the budget did reject some
+    # an impossible budget still yields a path (the least violating draw) instead of looping forever
+    tight = _path_sampler(tiny_space, cfg.with_(path_constraints=("flops <= 1",)), total=100, schema=schema)
+    assert isinstance(tight(np.random.default_rng(2), 50), SupernetPath)
+    # a config round-trips its constraints; metrics that are not analytic costs are refused
+    assert TrainConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
+    with pytest.raises(ConfigError, match="analytic"):
+        _path_sampler(tiny_space, cfg.with_(path_constraints=("latency_ms <= 3",)), total=100, schema=schema)
