@@ -7,7 +7,11 @@ space under its FLOPs budget, and for each compute
   * the validation log loss after training it from scratch (finalisation's config and budget).
 Prints both per architecture and Kendall's tau between them with its p-value (target: tau >= 0.5).
 
-    .venv/bin/python scripts/bench_ranking.py [--archs 12] [--seed 0] [--supernet-steps N] [--json]
+From-scratch results do not depend on the supernet: they are kept in
+``$NASREC_HOME/bench_ranking_scratch.json``, keyed by dataset, architecture and training config, so
+a rerun after a supernet or evaluation change only retrains what it has not seen (``--fresh``: ignore).
+
+    .venv/bin/python scripts/bench_ranking.py [--archs 12] [--seed 0] [--supernet-steps N] [--fresh] [--json]
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ def main() -> None:
     parser.add_argument("--supernet-steps", type=int, default=None, help="default: the demo's")
     parser.add_argument("--scratch-steps", type=int, default=None, help="default: finalisation's (1 epoch)")
     parser.add_argument("--finetune-steps", type=int, default=None, help="default: the demo's")
+    parser.add_argument("--fresh", action="store_true", help="retrain from scratch even when stored")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -65,31 +70,38 @@ def main() -> None:
             archs.append(arch)
 
     evaluator = CandidateEvaluator(evaluation_settings(search))
-    config = retrain_config(search)
+    config = retrain_config(search).with_(checkpoint_every=None)
+    cache = ScratchCache(search.dataset.path, config)
     rows = []
-    for i, arch in enumerate(archs):
-        t = time.perf_counter()
-        one_shot = evaluator.evaluate(arch.to_json())
-        t1 = time.perf_counter()
-        scratch = train_subnet(arch, dataset=search.dataset, config=config.with_(checkpoint_every=None))
-        t2 = time.perf_counter()
-        row = {
-            "arch": i,
-            "hash": arch.canonical_hash(),
-            "flops": search.costs(arch)["flops"],
-            "oneshot_logloss": one_shot["val_logloss"],
-            "scratch_logloss": float(scratch.metrics["logloss"]),
-            "oneshot_s": t1 - t,
-            "scratch_s": t2 - t1,
-        }
-        rows.append(row)
-        if not args.json:
-            print(
-                f"arch {i:2d} {row['hash']}  FLOPs {row['flops']:>9,.0f}"
-                f"  one-shot {row['oneshot_logloss']:.4f}  scratch {row['scratch_logloss']:.4f}"
-                f"  ({row['oneshot_s']:.1f}s / {row['scratch_s']:.1f}s)",
-                flush=True,
-            )
+    # the job's torch threads (resources.cpus_per_worker), as finalisation trains: more OpenMP threads
+    # than free cores make small-model training several times slower on a shared machine
+    with search.torch_threads():
+        for i, arch in enumerate(archs):
+            t = time.perf_counter()
+            one_shot = evaluator.evaluate(arch.to_json())
+            t1 = time.perf_counter()
+            scratch_logloss = None if args.fresh else cache.get(arch)
+            if scratch_logloss is None:
+                scratch = train_subnet(arch, dataset=search.dataset, config=config)
+                scratch_logloss = cache.put(arch, float(scratch.metrics["logloss"]))
+            t2 = time.perf_counter()
+            row = {
+                "arch": i,
+                "hash": arch.canonical_hash(),
+                "flops": search.costs(arch)["flops"],
+                "oneshot_logloss": one_shot["val_logloss"],
+                "scratch_logloss": scratch_logloss,
+                "oneshot_s": t1 - t,
+                "scratch_s": t2 - t1,
+            }
+            rows.append(row)
+            if not args.json:
+                print(
+                    f"arch {i:2d} {row['hash']}  FLOPs {row['flops']:>9,.0f}"
+                    f"  one-shot {row['oneshot_logloss']:.4f}  scratch {row['scratch_logloss']:.4f}"
+                    f"  ({row['oneshot_s']:.1f}s / {row['scratch_s']:.1f}s)",
+                    flush=True,
+                )
     a = [r["oneshot_logloss"] for r in rows]
     b = [r["scratch_logloss"] for r in rows]
     tau, p = kendalltau(a, b)
@@ -113,6 +125,33 @@ def main() -> None:
             f"target tau >= 0.5 -> {'met' if tau >= 0.5 else 'NOT met'}"
         )
         print(json.dumps(summary))
+
+
+class ScratchCache:
+    """From-scratch validation log losses by (dataset, training config, architecture), in a JSON file."""
+
+    def __init__(self, dataset_path: object, config: object) -> None:
+        import hashlib
+
+        from nasrec.home import home
+
+        self.path = home() / "bench_ranking_scratch.json"
+        trajectory = json.dumps(config.trajectory_dict(), sort_keys=True)  # type: ignore[attr-defined]
+        self.prefix = hashlib.sha256(f"{dataset_path}|{trajectory}".encode()).hexdigest()[:16]
+
+    def _load(self) -> dict[str, float]:
+        return json.loads(self.path.read_text()) if self.path.is_file() else {}
+
+    def get(self, arch: object) -> float | None:
+        return self._load().get(f"{self.prefix}:{arch.canonical_hash()}")  # type: ignore[attr-defined]
+
+    def put(self, arch: object, value: float) -> float:
+        data = self._load()
+        data[f"{self.prefix}:{arch.canonical_hash()}"] = value  # type: ignore[attr-defined]
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+        tmp.replace(self.path)
+        return value
 
 
 if __name__ == "__main__":
