@@ -32,7 +32,7 @@ from nasrec.data.schema import Batch, DatasetSchema
 from nasrec.space import Architecture, load_space
 from nasrec.subnet import SubNet
 from nasrec.supernet import PathSampler, SuperNet
-from nasrec.train.loop import clip_grad_norm_
+from nasrec.train.loop import clip_and_step
 
 REFERENCE_EXAMPLES_PER_S = {"nasrec_full": 440.0, "nasrec_small": 1030.0}
 CONFIGS = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "nasrec_configs"
@@ -74,8 +74,7 @@ class Trainer:
         if self.sparse is not None:
             self.sparse.zero_grad(set_to_none=True)
         loss.backward()
-        clip_grad_norm_(self.params, 5.0)
-        self.dense.step()
+        clip_and_step(self.dense, self.params, 5.0)
         if self.sparse is not None:
             self.sparse.step()
         return float(loss.detach())

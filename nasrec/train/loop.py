@@ -102,18 +102,30 @@ def make_dense_optimizer(params: list[Any], config: TrainConfig) -> Any:
     return torch.optim.SGD(groups, lr=config.lr, momentum=0.9, nesterov=True, fused=fused)
 
 
-def clip_grad_norm_(params: list[Any], max_norm: float) -> None:
-    """``torch.nn.utils.clip_grad_norm_`` over the parameters that have a gradient, the same numbers.
+def clip_and_step(optimizer: Any, params: list[Any], max_norm: float | None) -> None:
+    """``torch.nn.utils.clip_grad_norm_`` over the parameters that have a gradient, then ``optimizer.step()``.
 
-    torch scales every gradient by ``min(1, max_norm / (norm + 1e-6))`` even when that is 1; skipping
-    that pass when nothing is clipped saves a read and write of every gradient on those steps.
+    torch's clip scales every gradient by ``min(1, max_norm / (norm + 1e-6))`` in a pass of its own, even
+    when that is 1. Here nothing is scaled when nothing is clipped, and a fused optimizer divides by the
+    reciprocal inside its kernel, which reads every gradient anyway (``grad_scale``: how torch's
+    GradScaler hands it a scale). The gradients are left clipped either way.
     """
     import torch
 
-    with_grad = [p for p in params if p.grad is not None]
-    total = torch.nn.utils.get_total_norm([p.grad for p in with_grad])
-    if not bool(max_norm / (total + 1e-6) >= 1.0):  # NaN norms are scaled too, as torch does
-        torch.nn.utils.clip_grads_with_norm_(with_grad, max_norm, total)
+    if max_norm is not None:
+        with_grad = [p for p in params if p.grad is not None]
+        total = torch.nn.utils.get_total_norm([p.grad for p in with_grad])
+        if not bool(max_norm / (total + 1e-6) >= 1.0):  # NaN norms are scaled too, as torch does
+            if not optimizer.defaults.get("fused"):
+                torch.nn.utils.clip_grads_with_norm_(with_grad, max_norm, total)
+            else:
+                optimizer.grad_scale = (total + 1e-6) / max_norm
+                try:
+                    optimizer.step()
+                finally:
+                    del optimizer.grad_scale
+                return
+    optimizer.step()
 
 
 class _Optimizers:
@@ -147,8 +159,8 @@ class _Optimizers:
         if self._set_fused_lr is not None:
             self._set_fused_lr(self.sparse_lr * self.sparse_shape(step))
 
-    def step(self) -> None:
-        self.dense.step()
+    def step(self, grad_clip: float | None) -> None:
+        clip_and_step(self.dense, self.dense_params, grad_clip)
         if self.sparse is not None:
             self.sparse.step()
         self.dense_schedule.step()
@@ -303,9 +315,7 @@ def train_loop(
                     comm.all_reduce_mean_(  # type: ignore[union-attr]
                         [p.grad for p in opt.dense_params if p.grad is not None]
                     )
-                if config.grad_clip is not None:
-                    clip_grad_norm_(opt.dense_params, config.grad_clip)
-                opt.step()
+                opt.step(config.grad_clip)
                 step += 1
                 batch_in_epoch += 1
                 value = float(loss.detach())
@@ -395,7 +405,7 @@ __all__ = [
     "StopFn",
     "TrainResult",
     "TrainTask",
-    "clip_grad_norm_",
+    "clip_and_step",
     "make_dense_optimizer",
     "train_loop",
 ]
