@@ -220,10 +220,6 @@ class SupernetSpec(_Model):
         "single-op-any-connection"
     )
     checkpoint_every: PositiveInt = 500
-    constrained_paths: bool = Field(
-        default=True,
-        description="after the warm-up, train only paths that meet the job's analytic constraints",
-    )
 
     @model_validator(mode="after")
     def _check(self) -> SupernetSpec:

@@ -423,9 +423,6 @@ class Search:
             sparse_lr=s.sparse_lr if s.sparse_lr is not None else s.lr,
             path_warmup_steps=s.warmup_k,
             sampler=s.sampler,
-            path_constraints=tuple(
-                str(c) for c in self.spec.constraints if s.constrained_paths and c.kind == "analytic"
-            ),
             checkpoint_every=s.checkpoint_every,
             eval_rows=min(self.spec.evaluation.val_rows, 20_000),
             seed=self.spec.seed,

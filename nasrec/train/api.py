@@ -111,8 +111,7 @@ def build_task(job: dict[str, Any], dataset: Any = None) -> tuple[TrainTask, Any
         space = SearchSpace.from_dict(job["space"])
         metadata["space"] = space.to_dict()
         model = _build_supernet(dataset.schema, space, config)
-        total = config.total_steps(len(train_view))
-        sampler = _path_sampler(space, config, total=total, schema=dataset.schema)
+        sampler = _path_sampler(space, config, total=config.total_steps(len(train_view)))
 
         def forward(m: Any, batch: Any, step: int, rng: np.random.Generator) -> Any:
             return m(batch, sampler(rng, step))
@@ -180,62 +179,11 @@ def _build_subnet(arch: Architecture, schema: Any, config: TrainConfig, shape: d
     )
 
 
-def _path_sampler(space: SearchSpace, config: TrainConfig, total: int, schema: Any = None) -> Any:
-    """``(rng, step) -> path``: the configured sampler with the step-driven full-path warm-up.
+def _path_sampler(space: SearchSpace, config: TrainConfig, total: int) -> Any:
+    """``(rng, step) -> path``: the configured sampler with the step-driven full-path warm-up."""
+    from nasrec.supernet.paths import PathSampler
 
-    With ``config.path_constraints`` (analytic budgets such as ``flops <= 2e5``), the architectures of
-    single-op-any-connection sampling are drawn by rejection until they meet them: after the warm-up,
-    the supernet trains the architectures the search can pick, not the (here most) paths it never
-    evaluates, which are also the costliest steps.
-    """
-    from nasrec.supernet.paths import Path, PathSampler, full_path
-
-    sampler = PathSampler(space, config.sampler, warmup_steps=config.resolved_path_warmup(total))
-    if not config.path_constraints or config.sampler != "single-op-any-connection":
-        return sampler.sample
-    if schema is None:
-        raise ConfigError("path_constraints need the dataset schema (costs depend on it)")
-    from nasrec.space import sample_architecture
-
-    violation = _violation_fn(config.path_constraints, schema)
-    full = full_path(space)
-
-    def sample(rng: np.random.Generator, step: int) -> Any:
-        if sampler.warmup_steps and rng.random() < sampler.full_path_probability(step):
-            return full
-        best: tuple[float, Architecture] | None = None
-        for _ in range(_PATH_TRIES):
-            arch = sample_architecture(space, rng)
-            v = violation(arch)
-            if v <= 0:
-                return Path.from_architecture(arch)
-            if best is None or v < best[0]:
-                best = (v, arch)
-        assert best is not None
-        return Path.from_architecture(best[1])  # an over-tight budget: the least violating draw
-
-    return sample
-
-
-#: Draws per step before constrained path sampling settles for the least violating architecture.
-_PATH_TRIES = 200
-
-
-def _violation_fn(constraints: tuple[str, ...], schema: Any) -> Any:
-    """``arch -> total relative violation`` (<= 0: every analytic constraint holds)."""
-    from nasrec.cost import flops, params
-    from nasrec.spec import Constraint
-
-    parsed = [Constraint.model_validate(c) for c in constraints]
-    costs = {"flops": flops, "params": params}
-    unknown = sorted({c.metric for c in parsed} - set(costs))
-    if unknown:
-        raise ConfigError(f"path_constraints: only analytic metrics {sorted(costs)} apply, got {unknown}")
-
-    def violation(arch: Architecture) -> float:
-        return sum(max(0.0, c.violation(float(costs[c.metric](arch, schema)))) for c in parsed)
-
-    return violation
+    return PathSampler(space, config.sampler, warmup_steps=config.resolved_path_warmup(total)).sample
 
 
 def _eval_architectures(space: SearchSpace, config: TrainConfig) -> list[Architecture]:

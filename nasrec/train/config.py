@@ -44,9 +44,7 @@ class TrainConfig:
     Length: ``steps`` if given, else ``epochs`` passes over the train split (default 1 epoch); one step
     is one global batch of ``batch_size`` rows, shared equally by ``num_workers`` data-parallel workers.
     ``warmup_steps`` / ``path_warmup_steps`` default to 10% / 20% of the run (the reference's W = T/10 and
-    roughly its K = 15000 of 71626 steps). ``path_constraints`` (supernets, single-op-any-connection
-    only): analytic budgets such as ``"flops <= 2e5"`` that every architecture drawn after the warm-up
-    meets (rejection sampling).
+    roughly its K = 15000 of 71626 steps).
     """
 
     steps: int | None = None
@@ -60,7 +58,6 @@ class TrainConfig:
     warmup_steps: int | None = None
     path_warmup_steps: int | None = None
     sampler: str = "single-op-any-connection"
-    path_constraints: tuple[str, ...] = ()
     grad_clip: float | None = 5.0
     weight_decay: float = 0.0
     shuffle: bool = True
@@ -91,7 +88,6 @@ class TrainConfig:
             raise ConfigError("give steps or epochs, not both")
         for name in ("steps", "epochs", "checkpoint_every", "eval_rows", "grad_clip"):
             positive(name, allow_none=True)
-        object.__setattr__(self, "path_constraints", tuple(str(c) for c in self.path_constraints))
         if self.sampler in SAMPLER_ALIASES:
             object.__setattr__(self, "sampler", SAMPLER_ALIASES[self.sampler])
         positive("sparse_lr", allow_none=True)

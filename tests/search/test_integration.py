@@ -196,16 +196,3 @@ def test_demo_runs_its_own_space_and_baselines_and_reports_the_bayes_floor(
     assert 0 < bayes < min(r["test_logloss"] for r in rows if r["test_logloss"] is not None)
     # a second run reuses the stored job: same leaderboard, nothing retrained
     assert run_demo(json_output=True, spec=spec) == rows
-
-
-def test_supernet_trains_within_the_analytic_budget(tiny_dataset: Path, tmp_path: Path) -> None:
-    """The supernet's paths meet the job's analytic constraints (measured ones are unknown when training);
-    ``supernet.constrained_paths: false`` trains the whole space."""
-    job = tiny_job(tiny_dataset, constraints=["flops <= 2e6", "params <= 5e5", "latency_ms <= 50"])
-    url = f"sqlite:///{tmp_path / 'jobs.db'}"
-    search = create_search(job, storage=url, run_dir=tmp_path / "run")
-    assert search.supernet_config().path_constraints == ("flops <= 2e+06", "params <= 500000")
-    job["name"] = "tiny-job-unconstrained"
-    job["supernet"] = {**job["supernet"], "constrained_paths": False}
-    search = create_search(job, storage=url, run_dir=tmp_path / "run2")
-    assert search.supernet_config().path_constraints == ()
