@@ -19,6 +19,11 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from nasrec.space import Architecture
+    from nasrec.train.config import TrainConfig
 
 import numpy as np
 
@@ -130,24 +135,27 @@ def main() -> None:
 class ScratchCache:
     """From-scratch validation log losses by (dataset, training config, architecture), in a JSON file."""
 
-    def __init__(self, dataset_path: object, config: object) -> None:
+    def __init__(self, dataset_path: object, config: TrainConfig) -> None:
         import hashlib
 
         from nasrec.home import home
 
         self.path = home() / "bench_ranking_scratch.json"
-        trajectory = json.dumps(config.trajectory_dict(), sort_keys=True)  # type: ignore[attr-defined]
+        trajectory = json.dumps(config.trajectory_dict(), sort_keys=True)
         self.prefix = hashlib.sha256(f"{dataset_path}|{trajectory}".encode()).hexdigest()[:16]
 
     def _load(self) -> dict[str, float]:
         return json.loads(self.path.read_text()) if self.path.is_file() else {}
 
-    def get(self, arch: object) -> float | None:
-        return self._load().get(f"{self.prefix}:{arch.canonical_hash()}")  # type: ignore[attr-defined]
+    def _key(self, arch: Architecture) -> str:
+        return f"{self.prefix}:{arch.canonical_hash()}"
 
-    def put(self, arch: object, value: float) -> float:
+    def get(self, arch: Architecture) -> float | None:
+        return self._load().get(self._key(arch))
+
+    def put(self, arch: Architecture, value: float) -> float:
         data = self._load()
-        data[f"{self.prefix}:{arch.canonical_hash()}"] = value  # type: ignore[attr-defined]
+        data[self._key(arch)] = value
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
         tmp.replace(self.path)

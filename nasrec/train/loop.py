@@ -116,16 +116,14 @@ def clip_and_step(optimizer: Any, params: list[Any], max_norm: float | None) -> 
         with_grad = [p for p in params if p.grad is not None]
         total = torch.nn.utils.get_total_norm([p.grad for p in with_grad])
         if not bool(max_norm / (total + 1e-6) >= 1.0):  # NaN norms are scaled too, as torch does
-            if not optimizer.defaults.get("fused"):
-                torch.nn.utils.clip_grads_with_norm_(with_grad, max_norm, total)
-            else:
+            if optimizer.defaults.get("fused"):
                 optimizer.grad_scale = (total + 1e-6) / max_norm
-                try:
-                    optimizer.step()
-                finally:
-                    del optimizer.grad_scale
-                return
-    optimizer.step()
+            else:
+                torch.nn.utils.clip_grads_with_norm_(with_grad, max_norm, total)
+    try:
+        optimizer.step()
+    finally:
+        optimizer.__dict__.pop("grad_scale", None)
 
 
 class _Optimizers:
