@@ -8,7 +8,9 @@ transaction waits for another writer instead of failing with "database is locked
 
 PostgreSQL (``postgresql://...``; the psycopg 3 driver is selected for you): a connection pool with
 pre-ping, so a restarted database costs one retry instead of a failed request. Both pools keep up
-to ``POOL_SIZE`` connections, enough for the server's concurrent requests (see below).
+to ``POOL_SIZE`` connections, enough for the server's concurrent requests (see below). JSON columns
+are parsed by pydantic-core's parser (a page of the leaderboard holds a hundred small JSON objects,
+which it reads several times faster than the standard library).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import sqlite3
 import time
 from typing import Any
 
+from pydantic_core import from_json
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -55,6 +58,7 @@ def make_engine(url: str | URL, *, busy_timeout: float = SQLITE_BUSY_TIMEOUT_S, 
     """An engine for ``url`` with the settings described in the module docstring. ``busy_timeout``
     (SQLite only): seconds to wait for another connection's write lock before failing."""
     parsed = normalize_url(url)
+    kwargs.setdefault("json_deserializer", from_json)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed, busy_timeout, **kwargs)
     kwargs.setdefault("pool_pre_ping", True)

@@ -222,9 +222,10 @@ class Candidate(Base):
     __tablename__ = "candidates"
     __table_args__ = (
         UniqueConstraint("job_id", "arch_hash"),
-        # One narrow index per leaderboard sort key, with ``feasible`` (the common filter): the
-        # leaderboard finds a page's ids from an index alone, never from the wide rows (migration 0002).
-        *(Index(f"ix_candidates_job_{key}", "job_id", key, "feasible") for key in LEADERBOARD_KEYS),
+        # One narrow index per leaderboard sort key, in page order (key, then id), with ``feasible``
+        # (the common filter): the leaderboard finds a page's ids from an index alone, never from the
+        # wide rows (migrations 0002, 0003).
+        *(Index(f"ix_candidates_job_{key}", "job_id", key, "id", "feasible") for key in LEADERBOARD_KEYS),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

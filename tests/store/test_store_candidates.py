@@ -131,6 +131,31 @@ def test_leaderboard_filters_and_pages(store: Store, alice: User, populated: Job
             crud.leaderboard(session=session, owner_id=alice.id, job_id=populated.id, sort="color")
 
 
+def test_leaderboard_breaks_ties_by_id_in_the_sort_direction(store: Store, alice: User, job: Job) -> None:
+    """Ties are ordered by id the way the sort goes (the order of the (job_id, key, id) index, read
+    forwards or backwards), so pages of any size partition the candidates."""
+    with store.session(write=True) as session:
+        for h in "xyz":
+            crud.upsert_candidate(
+                session=session, job_id=job.id, arch_hash=h, architecture={}, costs={"flops": 1e6}
+            )
+    with store.session() as session:
+        for descending, expected in ((False, ["x", "y", "z"]), (True, ["z", "y", "x"])):
+            pages = [
+                crud.leaderboard(
+                    session=session,
+                    owner_id=alice.id,
+                    job_id=job.id,
+                    sort="flops",
+                    descending=descending,
+                    limit=1,
+                    offset=o,
+                )[0]
+                for o in range(3)
+            ]
+            assert [_hashes(rows) for rows in pages] == [[h] for h in expected]
+
+
 def test_pareto_front(store: Store, alice: User, populated: Job) -> None:
     with store.session(write=True) as session:
         front = crud.pareto_front(session=session, owner_id=alice.id, job_id=populated.id)

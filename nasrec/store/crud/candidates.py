@@ -228,10 +228,11 @@ def _page(
     limit: int,
     offset: int,
 ) -> list[Row[Any]]:
-    """One page ordered by ``column`` (then id), values before nulls: the values first, in the order
-    of the (job_id, column) index in either direction (``NULLS LAST`` itself would make PostgreSQL
-    sort every row for descending pages, SQLite for ascending ones), then the nulls."""
-    ordered = (column.desc() if desc else column.asc(), Candidate.id)
+    """One page ordered by ``column``, then id in the same direction (the order of the (job_id,
+    column, id) index, read forwards or backwards), values before nulls: the values first, then the
+    nulls (``NULLS LAST`` itself would make PostgreSQL sort every row for descending pages, SQLite
+    for ascending ones)."""
+    ordered = (column.desc(), Candidate.id.desc()) if desc else (column.asc(), Candidate.id.asc())
     with_value = select(Candidate.id).where(*where, column.is_not(None)).order_by(*ordered)
     rows = _summaries(session, with_value.limit(limit).offset(offset), ordered)
     if len(rows) == limit:
@@ -269,4 +270,7 @@ def candidate_counts_by_stage(*, session: Session) -> dict[str, int]:
 
 def count_evaluated_candidates(*, session: Session) -> int:
     """How many candidates, over every job, have a validation log loss."""
-    return session.scalar(select(func.count()).select_from(Candidate).where(Candidate.val_logloss.is_not(None))) or 0
+    return (
+        session.scalar(select(func.count()).select_from(Candidate).where(Candidate.val_logloss.is_not(None)))
+        or 0
+    )

@@ -110,6 +110,10 @@ def pareto_front(job_id: JobId, session: SessionDep, current_user: CurrentUser) 
 
 def _candidates_json(rows: Sequence[Row[Any]], count: int) -> Response:
     """The page, validated and serialised once by pydantic (returning the model would make FastAPI
-    validate and encode it again). ``response_model`` documents it."""
-    page = CandidatesPublic.model_validate({"data": [row._asdict() for row in rows], "count": count})
+    validate and encode it again). ``response_model`` documents it. (``zip`` makes the rows' dicts
+    several times faster than ``Row._asdict``.)"""
+    fields = rows[0]._fields if rows else ()
+    page = CandidatesPublic.model_validate(
+        {"data": [dict(zip(fields, row, strict=True)) for row in rows], "count": count}
+    )
     return Response(page.model_dump_json(), media_type="application/json")
