@@ -1,5 +1,5 @@
-"""Dependencies as ``Annotated`` aliases: ``SessionDep``, ``SettingsDep``, ``CurrentUser``; and
-``run_long`` for the routes whose work takes seconds.
+"""Dependencies as ``Annotated`` aliases: ``SessionDep``, ``SettingsDep``, ``CurrentUser``, ``AsUser``;
+and ``run_long`` for the routes whose work takes seconds.
 
 A request gets one store session. Safe methods (GET, HEAD, OPTIONS) get a read session, the others
 a write session (on SQLite it takes the write lock up front, see ``nasrec.store.engine``). The
@@ -7,12 +7,16 @@ session is closed when the route returns.
 
 Sync dependencies and routes run in the thread pool, and every hop there costs a thread wake-up
 and a loop wake-up: the session is therefore opened on the event loop (a new session does no I/O)
-and only its closing (which returns the connection to the pool: a rollback) goes to a thread.
+and only its closing (which returns the connection to the pool: a rollback) goes to a thread. A
+route with ``SessionDep`` and ``CurrentUser`` still makes three hops (token check, route, close);
+the routes that clients poll take ``AsUser`` instead, which does all three in one (a leaderboard
+page under load: 6-18% more pages per second, a quarter off p99 on PostgreSQL).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from functools import partial
 from typing import Annotated, Any, TypeVar
 
@@ -55,10 +59,15 @@ StoreDep = Annotated[Store, Depends(get_store)]
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
-def get_current_user(
-    session: SessionDep,
-    settings: SettingsDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+def get_current_user(session: SessionDep, settings: SettingsDep, credentials: Credentials) -> User:
+    return authenticate(session, settings, credentials)
+
+
+def authenticate(
+    session: Session, settings: Settings, credentials: HTTPAuthorizationCredentials | None
 ) -> User:
     """The user the bearer token belongs to; 401 without a live token. ``--no-auth``: "local"."""
     if settings.no_auth:
@@ -77,6 +86,33 @@ def get_current_user(
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+@dataclass(frozen=True)
+class UserRunner:
+    """``await as_user.run(func)``: ``func(session, user)`` in one trip to the thread pool, where
+    the session is opened, the token checked, ``func`` called and the session closed."""
+
+    store: Store
+    settings: Settings
+    credentials: HTTPAuthorizationCredentials | None
+    write: bool
+
+    async def run(self, func: Callable[[Session, User], T]) -> T:
+        def work() -> T:
+            with self.store.session(write=self.write) as session:
+                return func(session, authenticate(session, self.settings, self.credentials))
+
+        return await run_in_threadpool(work)
+
+
+async def get_user_runner(
+    request: Request, store: StoreDep, settings: SettingsDep, credentials: Credentials
+) -> UserRunner:
+    return UserRunner(store, settings, credentials, write=request.method not in SAFE_METHODS)
+
+
+AsUser = Annotated[UserRunner, Depends(get_user_runner)]
 
 
 async def run_long(request: Request, func: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:

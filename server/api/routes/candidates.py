@@ -18,7 +18,7 @@ from starlette.responses import FileResponse, Response
 from nasrec.diagram import architecture_svg
 from nasrec.errors import ConflictError, NotFoundError
 from nasrec.store import crud
-from server.api.deps import CurrentUser, SessionDep, run_long
+from server.api.deps import AsUser, CurrentUser, SessionDep, run_long
 from server.api.params import CandidateId, JobId
 from server.core.exports import BUILDING, build_export, current_export, export_state
 from server.models import CandidateDetail, ExportPublic, Problem
@@ -33,8 +33,10 @@ SVG_HEADERS = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe
 
 
 @router.get("/{candidate_id}", response_model=CandidateDetail)
-def show_candidate(candidate_id: CandidateId, session: SessionDep, current_user: CurrentUser) -> object:
-    return crud.get_candidate(session=session, owner_id=current_user.id, candidate_id=candidate_id)
+async def show_candidate(candidate_id: CandidateId, as_user: AsUser) -> object:
+    return await as_user.run(
+        lambda session, user: crud.get_candidate(session=session, owner_id=user.id, candidate_id=candidate_id)
+    )
 
 
 @router.get(

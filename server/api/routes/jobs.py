@@ -7,11 +7,12 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 from sqlalchemy import Row
+from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from nasrec.spec import JobSpec
-from nasrec.store import CandidateKind, JobState, crud
-from server.api.deps import CurrentUser, SessionDep
+from nasrec.store import CandidateKind, JobState, User, crud
+from server.api.deps import AsUser, CurrentUser, SessionDep
 from server.api.params import After, JobId, Limit, Offset, Stage
 from server.core.jobs import submit_job
 from server.models import CandidatesPublic, EventPublic, EventsPublic, JobPublic, JobsPublic
@@ -26,23 +27,25 @@ def create_job(spec: JobSpec, session: SessionDep, current_user: CurrentUser) ->
 
 
 @router.get("", response_model=JobsPublic)
-def list_jobs(
-    session: SessionDep,
-    current_user: CurrentUser,
-    state: JobState | None = None,
-    limit: Limit = 50,
-    offset: Offset = 0,
+async def list_jobs(
+    as_user: AsUser, state: JobState | None = None, limit: Limit = 50, offset: Offset = 0
 ) -> JobsPublic:
     """Your jobs, newest first."""
-    rows, count = crud.list_jobs(
-        session=session, owner_id=current_user.id, state=state, limit=limit, offset=offset
-    )
-    return JobsPublic(data=[JobPublic.model_validate(j) for j in rows], count=count)
+
+    def page(session: Session, user: User) -> JobsPublic:
+        rows, count = crud.list_jobs(
+            session=session, owner_id=user.id, state=state, limit=limit, offset=offset
+        )
+        return JobsPublic(data=[JobPublic.model_validate(j) for j in rows], count=count)
+
+    return await as_user.run(page)
 
 
 @router.get("/{job_id}", response_model=JobPublic)
-def show_job(job_id: JobId, session: SessionDep, current_user: CurrentUser) -> object:
-    return crud.get_job(session=session, owner_id=current_user.id, job_id=job_id)
+async def show_job(job_id: JobId, as_user: AsUser) -> object:
+    return await as_user.run(
+        lambda session, user: crud.get_job(session=session, owner_id=user.id, job_id=job_id)
+    )
 
 
 @router.post("/{job_id}/cancel", response_model=JobPublic)
@@ -52,29 +55,24 @@ def cancel_job(job_id: JobId, session: SessionDep, current_user: CurrentUser) ->
 
 
 @router.get("/{job_id}/events", response_model=EventsPublic)
-def job_events(
-    job_id: JobId,
-    session: SessionDep,
-    current_user: CurrentUser,
-    after: After = 0,
-    limit: Limit = 100,
-) -> EventsPublic:
+async def job_events(job_id: JobId, as_user: AsUser, after: After = 0, limit: Limit = 100) -> EventsPublic:
     """The job's log, oldest first; poll with ``after=next_after`` for what is new."""
-    events = crud.list_events(
-        session=session, owner_id=current_user.id, job_id=job_id, after=after, limit=limit
-    )
-    return EventsPublic(
-        data=[EventPublic.model_validate(e) for e in events],
-        count=len(events),
-        next_after=events[-1].id if events else after,
-    )
+
+    def page(session: Session, user: User) -> EventsPublic:
+        events = crud.list_events(session=session, owner_id=user.id, job_id=job_id, after=after, limit=limit)
+        return EventsPublic(
+            data=[EventPublic.model_validate(e) for e in events],
+            count=len(events),
+            next_after=events[-1].id if events else after,
+        )
+
+    return await as_user.run(page)
 
 
 @router.get("/{job_id}/leaderboard", response_model=CandidatesPublic)
-def leaderboard(
+async def leaderboard(
     job_id: JobId,
-    session: SessionDep,
-    current_user: CurrentUser,
+    as_user: AsUser,
     sort: Annotated[
         str, Query(description="an objective (val_logloss, val_auc, flops, params, ...)")
     ] = "val_logloss",
@@ -86,26 +84,34 @@ def leaderboard(
     offset: Offset = 0,
 ) -> Response:
     """The job's candidates, best first by ``sort``; candidates without a value come last."""
-    rows, count = crud.leaderboard(
-        session=session,
-        owner_id=current_user.id,
-        job_id=job_id,
-        sort=sort,
-        descending=None if order is None else order == "desc",
-        feasible_only=feasible,
-        stage=stage,
-        kind=kind,
-        limit=limit,
-        offset=offset,
-    )
-    return _candidates_json(rows, count)
+
+    def page(session: Session, user: User) -> Response:
+        rows, count = crud.leaderboard(
+            session=session,
+            owner_id=user.id,
+            job_id=job_id,
+            sort=sort,
+            descending=None if order is None else order == "desc",
+            feasible_only=feasible,
+            stage=stage,
+            kind=kind,
+            limit=limit,
+            offset=offset,
+        )
+        return _candidates_json(rows, count)
+
+    return await as_user.run(page)
 
 
 @router.get("/{job_id}/pareto", response_model=CandidatesPublic)
-def pareto_front(job_id: JobId, session: SessionDep, current_user: CurrentUser) -> Response:
+async def pareto_front(job_id: JobId, as_user: AsUser) -> Response:
     """The feasible candidates on the job's Pareto front (rank 0 over its objectives)."""
-    rows = crud.pareto_front(session=session, owner_id=current_user.id, job_id=job_id)
-    return _candidates_json(rows, len(rows))
+
+    def front(session: Session, user: User) -> Response:
+        rows = crud.pareto_front(session=session, owner_id=user.id, job_id=job_id)
+        return _candidates_json(rows, len(rows))
+
+    return await as_user.run(front)
 
 
 def _candidates_json(rows: Sequence[Row[Any]], count: int) -> Response:
