@@ -15,6 +15,7 @@ which it reads several times faster than the standard library).
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from typing import Any
@@ -58,13 +59,20 @@ def make_engine(url: str | URL, *, busy_timeout: float = SQLITE_BUSY_TIMEOUT_S, 
     """An engine for ``url`` with the settings described in the module docstring. ``busy_timeout``
     (SQLite only): seconds to wait for another connection's write lock before failing."""
     parsed = normalize_url(url)
-    kwargs.setdefault("json_deserializer", from_json)
+    kwargs.setdefault("json_deserializer", _parse_json)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed, busy_timeout, **kwargs)
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", POOL_SIZE)
     kwargs.setdefault("max_overflow", POOL_OVERFLOW)
     return create_engine(parsed, **kwargs)
+
+
+def _parse_json(text: str | bytes) -> Any:
+    try:
+        return from_json(text)
+    except ValueError:  # what json.dumps may write but pydantic-core refuses: lone surrogates
+        return json.loads(text)
 
 
 def _sqlite_engine(url: URL, busy_timeout: float, **kwargs: Any) -> Engine:

@@ -43,10 +43,14 @@ async def get_store(request: Request) -> Store:
     return request.app.state.store
 
 
+def writes(request: Request) -> bool:
+    return request.method not in SAFE_METHODS
+
+
 async def get_session(
     request: Request, store: Annotated[Store, Depends(get_store)]
 ) -> AsyncIterator[Session]:
-    session = store.session(write=request.method not in SAFE_METHODS)
+    session = store.session(write=writes(request))
     try:
         yield session
     finally:
@@ -62,8 +66,15 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
-def get_current_user(session: SessionDep, settings: SettingsDep, credentials: Credentials) -> User:
-    return authenticate(session, settings, credentials)
+def get_current_user(
+    request: Request, session: SessionDep, settings: SettingsDep, credentials: Credentials
+) -> User:
+    user = authenticate(session, settings, credentials)
+    if writes(request):
+        # The token check began the write session: on SQLite it holds the write lock, which the
+        # route must not keep while it waits (e.g. for the long-work threads).
+        session.commit()
+    return user
 
 
 def authenticate(
@@ -91,7 +102,8 @@ CurrentUser = Annotated[User, Depends(get_current_user)]
 @dataclass(frozen=True)
 class UserRunner:
     """``await as_user.run(func)``: ``func(session, user)`` in one trip to the thread pool, where
-    the session is opened, the token checked, ``func`` called and the session closed."""
+    the session is opened, the token checked, ``func`` called and the session closed. What ``func``
+    returns outlives its session: ORM rows are detached then, with the columns they loaded."""
 
     store: Store
     settings: Settings
@@ -109,7 +121,7 @@ class UserRunner:
 async def get_user_runner(
     request: Request, store: StoreDep, settings: SettingsDep, credentials: Credentials
 ) -> UserRunner:
-    return UserRunner(store, settings, credentials, write=request.method not in SAFE_METHODS)
+    return UserRunner(store, settings, credentials, write=writes(request))
 
 
 AsUser = Annotated[UserRunner, Depends(get_user_runner)]

@@ -232,7 +232,8 @@ def _page(
     column, id) index, read forwards or backwards), values before nulls: the values first, then the
     nulls (``NULLS LAST`` itself would make PostgreSQL sort every row for descending pages, SQLite
     for ascending ones)."""
-    ordered = (column.desc(), Candidate.id.desc()) if desc else (column.asc(), Candidate.id.asc())
+    by_id = Candidate.id.desc() if desc else Candidate.id.asc()
+    ordered = (column.desc() if desc else column.asc(), by_id)
     with_value = select(Candidate.id).where(*where, column.is_not(None)).order_by(*ordered)
     rows = _summaries(session, with_value.limit(limit).offset(offset), ordered)
     if len(rows) == limit:
@@ -240,8 +241,8 @@ def _page(
     null_offset = 0
     if not rows:  # the page starts past the last value
         null_offset = max(0, offset - (session.scalar(select(func.count(column)).where(*where)) or 0))
-    nulls = select(Candidate.id).where(*where, column.is_(None)).order_by(Candidate.id)
-    return rows + _summaries(session, nulls.limit(limit - len(rows)).offset(null_offset), [Candidate.id])
+    nulls = select(Candidate.id).where(*where, column.is_(None)).order_by(by_id)
+    return rows + _summaries(session, nulls.limit(limit - len(rows)).offset(null_offset), [by_id])
 
 
 def _summaries(session: Session, page_ids: Select[Any], order_by: Sequence[Any]) -> list[Row[Any]]:
