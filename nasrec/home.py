@@ -1,8 +1,8 @@
 """Where nasrec keeps its files: ``NASREC_HOME`` (default ``~/.nasrec``).
 
-$NASREC_HOME/datasets/<name>/    ingested or synthesized datasets
-$NASREC_HOME/runs/<job>/         checkpoints and artifacts of search jobs
-$NASREC_HOME/nasrec.db           the default SQLite database
+    $NASREC_HOME/datasets/<name>/    ingested or synthesized datasets
+    $NASREC_HOME/runs/<job>/         checkpoints and artifacts of search jobs
+    $NASREC_HOME/nasrec.db           the default SQLite database
 """
 
 from __future__ import annotations
