@@ -244,17 +244,11 @@ def kernel() -> ctypes.CDLL | None:
 
 def fast_attention_usable(qkv: Tensor, heads: int) -> bool:
     """Whether ``fast_attention(qkv, heads)`` may be used here (see the module docstring)."""
-    if qkv.dtype != torch.float32 or qkv.device.type != "cpu" or qkv.dim() != 3:
-        return False
-    if qkv.shape[2] != 3 * heads * HEAD_DIM:
-        return False
-    if torch.jit.is_scripting() or torch.jit.is_tracing() or torch.compiler.is_compiling():
-        return False
-    from torch.utils._python_dispatch import _get_current_dispatch_mode
+    from nasrec.supernet.onednn_linear import eager_cpu_float32
 
-    if _get_current_dispatch_mode() is not None:  # e.g. FlopCounterMode: let it see SDPA
+    if qkv.dim() != 3 or qkv.shape[2] != 3 * heads * HEAD_DIM:
         return False
-    return kernel() is not None
+    return eager_cpu_float32(qkv) and kernel() is not None
 
 
 class _Attention2(torch.autograd.Function):

@@ -31,6 +31,21 @@ def layer_norm(x: Tensor, weight: Tensor | None, bias: Tensor | None) -> Tensor:
     return F.layer_norm(x, (x.shape[-1],), weight, bias, 1e-5)  # LN_EPS
 
 
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``F.linear``; eagerly on CPU float32, large products go through oneDNN (``onednn_linear``)."""
+    if not torch.jit.is_scripting():  # TorchScript skips this branch (and never compiles _onednn)
+        fast = _onednn(x, weight, bias)
+        if fast is not None:
+            return fast
+    return F.linear(x, weight, bias)
+
+
+def _onednn(x, weight, bias):  # noqa: ANN001, ANN202 - untyped on purpose: TorchScript must not compile it
+    from nasrec.supernet.onednn_linear import linear as onednn_linear
+
+    return onednn_linear(x, weight, bias)
+
+
 def linear_ln(
     x: Tensor,
     weight: Tensor | None,
@@ -40,7 +55,7 @@ def linear_ln(
 ) -> Tensor:
     """``LN(x W^T + b)`` on the last axis; the projection is skipped when ``weight is None``."""
     if weight is not None:
-        x = F.linear(x, weight, bias)
+        x = linear(x, weight, bias)
     return layer_norm(x, ln_weight, ln_bias)
 
 
@@ -106,11 +121,11 @@ def attention(
     """
     x = tokens.transpose(1, 2)  # B x T x E
     b, t, e = x.shape
-    qkv = F.linear(x, in_weight, in_bias)  # B x T x 3E
+    qkv = linear(x, in_weight, in_bias)  # B x T x 3E
     mixed = _multi_head(qkv, e)
-    mixed = F.linear(mixed, out_weight, out_bias)
+    mixed = linear(mixed, out_weight, out_bias)
     x = F.layer_norm(x + mixed, (e,), ln1_weight, ln1_bias, 1e-5)
-    ffn = F.linear(torch.relu(F.linear(x, ffn1_weight, ffn1_bias)), ffn2_weight, ffn2_bias)
+    ffn = linear(torch.relu(linear(x, ffn1_weight, ffn1_bias)), ffn2_weight, ffn2_bias)
     x = F.layer_norm(x + ffn, (e,), ln2_weight, ln2_bias, 1e-5)
     return x.transpose(1, 2)
 
@@ -174,8 +189,8 @@ def flat_tokens_linear(sparse: Tensor, weight: Tensor) -> Tensor:
     b, e, t = sparse.shape
     if sparse.is_contiguous():
         channel_major = weight.reshape(-1, t, e).transpose(1, 2).reshape(-1, e * t)
-        return F.linear(sparse.reshape(b, e * t), channel_major)
-    return F.linear(flatten_tokens(sparse), weight)
+        return linear(sparse.reshape(b, e * t), channel_major)
+    return linear(flatten_tokens(sparse), weight)
 
 
 def flatten_tokens(sparse: Tensor) -> Tensor:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from nasrec.space.ops import dot_tokens
@@ -277,5 +276,5 @@ class Head(nn.Module):
         weight = self.linear.weight
         assert weight is not None
         d = dense.shape[1]
-        out = F.linear(dense, weight[:, :d], self.linear.bias)
+        out = fn.linear(dense, weight[:, :d], self.linear.bias)
         return (out + fn.flat_tokens_linear(sparse, weight[:, d:])).squeeze(1)

@@ -24,7 +24,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from nasrec.space.ops import dot_tokens
@@ -344,7 +343,7 @@ class SharedGating(nn.Module):
         # columns of `left` are zero: so A[:wr, :wl] gives exactly the standalone op's result.
         wl, wr = left.shape[1], right.shape[1]
         w = max(wl, wr)
-        gated = torch.sigmoid(F.linear(left, self.a.get(wr, wl), self.a_bias[:wr])) * right
+        gated = torch.sigmoid(fn.linear(left, self.a.get(wr, wl), self.a_bias[:wr])) * right
         if w == d:
             return _apply(fn.pad_to(gated, w), None, self.r_out.sliced(d, projected=False))
         return _apply(gated, self.r.get(d, wr), self.r_out.sliced(d))
@@ -481,7 +480,7 @@ class SharedHead(nn.Module):
     def forward(self, dense: Tensor, parts: Sequence[Tensor], weight: Tensor) -> Tensor:
         # one term per input instead of one linear over their concatenation: no copy of the tokens
         col = dense.shape[1]
-        out = F.linear(dense, weight[:, :col], self.bias)
+        out = fn.linear(dense, weight[:, :col], self.bias)
         for p in parts:
             width = p.shape[1] * p.shape[2]
             out = out + fn.flat_tokens_linear(p, weight[:, col : col + width])
