@@ -11,7 +11,10 @@ The reference implementation trains its Full supernet at about 440 examples/s (1
 Small supernet at about 1,030 examples/s (0.50 s/step) on this machine kind with these settings; the
 ratios printed are against those figures.
 
-    .venv/bin/python scripts/bench_supernet.py [--steps 40] [--rows 500000] [--quick]
+Sampled paths differ in cost by up to 4x, so a short timed window measures its particular paths more
+than the implementation: 200 steps keep that spread to a few percent.
+
+    .venv/bin/python scripts/bench_supernet.py [--steps 200] [--rows 500000] [--backends fbgemm,torch]
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from nasrec.cost.latency import measure_latency
 from nasrec.data.schema import Batch, DatasetSchema
 from nasrec.space import Architecture, load_space
 from nasrec.subnet import SubNet
-from nasrec.supernet import PathSampler, SuperNet
+from nasrec.supernet import PathSampler, SuperNet, onednn_linear
 from nasrec.train.loop import clip_and_step
 
 REFERENCE_EXAMPLES_PER_S = {"nasrec_full": 440.0, "nasrec_small": 1030.0}
@@ -149,7 +152,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--steps", type=int, default=40, help="timed steps per configuration")
+    parser.add_argument("--steps", type=int, default=200, help="timed steps per configuration")
     parser.add_argument("--rows", type=int, default=500_000, help="rows per embedding table")
     parser.add_argument("--backends", default="fbgemm,torch", help="embedding backends, comma separated")
     parser.add_argument("--skip-subnets", action="store_true")
@@ -158,7 +161,13 @@ def main() -> None:
     schema = DatasetSchema.of_shape(13, [args.rows] * 26)
     batches = criteo_batches(args.rows, count=16)
     threads = torch.get_num_threads()
+    matmul = (
+        f"oneDNN from {onednn_linear.MIN_MACS:,} multiply-adds, MKL below"
+        if onednn_linear.AVAILABLE
+        else "MKL"
+    )
     print(f"torch {torch.__version__}, {threads} threads, 26 tables x {args.rows:,} rows, E = 16")
+    print(f"dense matmuls: {matmul} (nasrec.supernet.onednn_linear; NASREC_ONEDNN=0 for MKL only)")
     bench_supernets(schema, batches, args.steps, args.backends.split(","))
     if not args.skip_subnets:
         bench_subnets(schema, batches, args.steps)
