@@ -17,6 +17,7 @@ pay off); otherwise, and under TorchScript, tracing, ``torch.compile``, autocast
 
 from __future__ import annotations
 
+import math
 import os
 
 import torch
@@ -66,13 +67,17 @@ def _matmul_nt(a: Tensor, b: Tensor, bias: Tensor | None = None) -> Tensor:
     return torch.addmm(bias, a, b.t()) if bias is not None else torch.mm(a, b.t())
 
 
+def _forward(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+    out = _matmul_nt(x.reshape(-1, x.shape[-1]), weight, bias)
+    return out.view(*x.shape[:-1], weight.shape[0])
+
+
 class _Linear(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:  # noqa: ANN001
         ctx.save_for_backward(x, weight)
         ctx.has_bias = bias is not None
-        flat = x.reshape(-1, x.shape[-1])
-        return _matmul_nt(flat, weight, bias).view(*x.shape[:-1], weight.shape[0])
+        return _forward(x, weight, bias)
 
     @staticmethod
     @torch.autograd.function.once_differentiable
@@ -96,9 +101,8 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor | None:
         return None
     if torch.is_autocast_enabled("cpu"):
         return None
-    if not _big(x.numel() // x.shape[-1], x.shape[-1], weight.shape[0]):
+    if not _big(math.prod(x.shape[:-1]), x.shape[-1], weight.shape[0]):
         return None
     if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (x, weight, bias)):
         return _Linear.apply(x, weight, bias)
-    flat = x.reshape(-1, x.shape[-1])
-    return _matmul_nt(flat, weight, bias).view(*x.shape[:-1], weight.shape[0])
+    return _forward(x, weight, bias)
