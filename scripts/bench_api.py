@@ -91,7 +91,8 @@ def populate(url: str, candidates: int, seed: int = 0) -> tuple[int, str]:
     pool = []
     for _ in range(256):  # distinct architectures, reused with distinct hashes
         arch = sample_architecture(space, rng)
-        pool.append((arch.to_dict(), float(flops(arch, schema)), int(params(arch, schema))))
+        model = space.model
+        pool.append((arch.to_dict(), float(flops(arch, schema, model)), int(params(arch, schema, model))))
     try:
         with store.session(write=True) as session:
             user = store_crud.create_user(session=session, name="bench")

@@ -87,7 +87,7 @@ def main() -> None:
             t1 = time.perf_counter()
             scratch_logloss = None if args.fresh else cache.get(arch)
             if scratch_logloss is None:
-                scratch = train_subnet(arch, dataset=search.dataset, config=config)
+                scratch = train_subnet(arch, dataset=search.dataset, model=search.space.model, config=config)
                 scratch_logloss = cache.put(arch, float(scratch.metrics["logloss"]))
             t2 = time.perf_counter()
             row = {

@@ -32,9 +32,10 @@ import torch.nn.functional as F
 
 from nasrec.cost.latency import measure_latency
 from nasrec.data.schema import Batch, DatasetSchema
+from nasrec.nets import PathSampler, SuperNet, onednn_linear
+from nasrec.nets.subnet import SubNet
 from nasrec.space import Architecture, load_space
-from nasrec.subnet import SubNet
-from nasrec.supernet import PathSampler, SuperNet, onednn_linear
+from nasrec.space.model_config import ModelConfig
 from nasrec.train.loop import clip_and_step
 
 REFERENCE_EXAMPLES_PER_S = {"nasrec_full": 440.0, "nasrec_small": 1030.0}
@@ -104,7 +105,7 @@ def bench_supernets(schema: DatasetSchema, batches: list[Batch], steps: int, bac
         space = load_space(space_name)
         for backend in backends:
             torch.manual_seed(0)
-            model = SuperNet(schema, space, layernorm=True, embedding_backend=backend, embedding_lr=0.01)
+            model = SuperNet(schema, space, embedding_backend=backend, embedding_lr=0.01)
             # warm-up: the first WARMUP_STEPS steps are full-path, then single-op-any-connection
             trainer = Trainer(model, PathSampler(space, warmup_steps=WARMUP_STEPS))
             median, mean = timed(lambda t, tr=trainer: tr.step(batches[t % len(batches)], t), steps)
@@ -128,7 +129,7 @@ def bench_subnets(schema: DatasetSchema, batches: list[Batch], steps: int) -> No
             continue
         arch = Architecture.from_nasrec_json(path.read_text())
         torch.manual_seed(0)
-        model = SubNet(arch, schema, layernorm=True, embedding_backend="fbgemm")
+        model = SubNet(arch, schema, ModelConfig(), embedding_backend="fbgemm")
         trainer = Trainer(model, None)
         train_median, _ = timed(lambda t, tr=trainer: tr.step(batches[t % len(batches)], t), steps)
 
@@ -167,7 +168,7 @@ def main() -> None:
         else "MKL"
     )
     print(f"torch {torch.__version__}, {threads} threads, 26 tables x {args.rows:,} rows, E = 16")
-    print(f"dense matmuls: {matmul} (nasrec.supernet.onednn_linear; NASREC_ONEDNN=0 for MKL only)")
+    print(f"dense matmuls: {matmul} (nasrec.nets.onednn_linear; NASREC_ONEDNN=0 for MKL only)")
     bench_supernets(schema, batches, args.steps, args.backends.split(","))
     if not args.skip_subnets:
         bench_subnets(schema, batches, args.steps)

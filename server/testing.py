@@ -123,7 +123,7 @@ def seed_search_job(
             arch_hash = arch.canonical_hash()
             if arch_hash in rows:
                 continue
-            cost = float(flops(arch, schema))
+            cost = float(flops(arch, schema, space.model))
             loss = 0.47 - 0.004 * np.log10(max(cost, 1.0)) + float(rng.normal(0, 0.002))
             feasible = cost <= flops_budget
             row = crud.upsert_candidate(
@@ -135,7 +135,7 @@ def seed_search_job(
                 trial_number=trial,
                 stage="evaluated",
                 metrics={"val_logloss": loss, "val_auc": 0.8 - (loss - 0.44)},
-                costs={"flops": cost, "params": params(arch, schema)},
+                costs={"flops": cost, "params": params(arch, schema, space.model)},
                 feasible=feasible,
             )
             rows[arch_hash] = (loss, cost, feasible)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from nasrec.data.schema import DatasetSchema
 from nasrec.errors import ConfigError
 from nasrec.space.architecture import Architecture, Block
+from nasrec.space.model_config import ModelConfig
 from nasrec.space.ops import ATTENTION_HEADS, dot_pairs, dot_tokens
 
 LAYERNORM_FLOPS = 5  # per element, with affine weights (fvcore's norm_flop_counter)
@@ -107,31 +108,25 @@ class _Layers:
         return OpCost(block, op, stream, self.params, tuple(self.gemms), self.norm, tuple(self.elementwise))
 
 
-def op_costs(
-    arch: Architecture,
-    schema: DatasetSchema,
-    *,
-    layernorm: bool = False,
-    embedding_dim: int = 16,
-    ds_tokens: int = 8,
-) -> list[OpCost]:
-    """Per-op costs of the live part of ``arch`` on a dataset of ``schema``'s shape, in forward order."""
-    return list(_walk(arch.canonical(), schema, layernorm, embedding_dim, ds_tokens))
+def op_costs(arch: Architecture, schema: DatasetSchema, model: ModelConfig) -> list[OpCost]:
+    """Per-op costs of the live part of ``arch`` built with ``model`` on a dataset of ``schema``'s shape,
+    in forward order."""
+    return list(_walk(arch.canonical(), schema, model.layernorm, model.embedding_dim, model.ds_tokens))
 
 
-def flops(arch: Architecture, schema: DatasetSchema, *, layernorm: bool = False, **shape: int) -> int:
+def flops(arch: Architecture, schema: DatasetSchema, model: ModelConfig) -> int:
     """FLOPs per example (multiply-add = 1) of the live ops, embeddings excluded."""
-    return sum(c.flops for c in op_costs(arch, schema, layernorm=layernorm, **shape))
+    return sum(c.flops for c in op_costs(arch, schema, model))
 
 
-def params(arch: Architecture, schema: DatasetSchema, *, layernorm: bool = False, **shape: int) -> int:
+def params(arch: Architecture, schema: DatasetSchema, model: ModelConfig) -> int:
     """Trainable non-embedding parameters of the live ops (what the SubNet builds)."""
-    return sum(c.params for c in op_costs(arch, schema, layernorm=layernorm, **shape))
+    return sum(c.params for c in op_costs(arch, schema, model))
 
 
-def embedding_params(schema: DatasetSchema, dim: int = 16) -> int:
+def embedding_params(schema: DatasetSchema, model: ModelConfig) -> int:
     """Parameters of the embedding tables: sum of table rows x embedding dim."""
-    return sum(schema.table_rows) * dim
+    return sum(schema.table_rows) * model.embedding_dim
 
 
 def _walk(arch: Architecture, schema: DatasetSchema, ln: bool, E: int, T: int) -> Iterator[OpCost]:  # noqa: N803

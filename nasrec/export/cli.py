@@ -44,11 +44,16 @@ def export_command(
     ] = None,
     layernorm: Annotated[
         bool | None,
-        typer.Option("--layernorm/--no-layernorm", help="Architecture JSON only: LayerNorm in the ops."),
+        typer.Option(
+            "--layernorm/--no-layernorm",
+            help="Architecture JSON only: LayerNorm in the ops (default: the space's).",
+        ),
     ] = None,
     space: Annotated[
         str | None,
-        typer.Option("--space", help="Architecture JSON only: space giving embedding dim / DS tokens."),
+        typer.Option(
+            "--space", help="Architecture JSON only: the space giving the model config (default: the file's)."
+        ),
     ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
 ) -> None:
@@ -85,7 +90,7 @@ def export_command(
             batch_size=512 if batch_size is None else batch_size,
             lr=0.12 if lr is None else lr,
             seed=0 if seed is None else seed,
-            layernorm=True if layernorm is None else layernorm,
+            layernorm=layernorm,
             space=space,
             quiet=json_output,
         )
@@ -146,35 +151,27 @@ def _from_architecture(
     batch_size: int,
     lr: float,
     seed: int,
-    layernorm: bool,
+    layernorm: bool | None,
     space: str | None,
     quiet: bool,
 ) -> tuple[Any, dict[str, Any]]:
     import torch
 
-    from nasrec.space import load_space
-    from nasrec.space.info import load_architecture_file
-    from nasrec.train.cli import _with_progress
+    from nasrec.train.cli import _with_progress, read_architecture
 
     if steps < 0:
         raise ConfigError(f"--train-steps must be >= 0, got {steps}")
-    arch, _, file_space = load_architecture_file(path)
-    sp = load_space(space or file_space) if (space or file_space) else None
-    if sp is not None:
-        arch.validate(sp)
+    arch, model = read_architecture(path, space=space, layernorm=layernorm)
     if steps == 0:
-        from nasrec.subnet import SubNet
+        from nasrec.nets.subnet import SubNet
 
         torch.manual_seed(seed)
-        shape = {"embedding_dim": sp.embedding_dim, "ds_tokens": sp.ds_tokens} if sp is not None else {}
-        return SubNet(arch, dataset.schema, layernorm=layernorm, device="cpu", **shape), {"steps": 0}
+        return SubNet(arch, dataset.schema, model, device="cpu"), {"steps": 0}
     from nasrec.train import TrainConfig, train_subnet
 
-    config = TrainConfig(
-        steps=steps, batch_size=batch_size, lr=lr, seed=seed, layernorm=layernorm, checkpoint_every=None
-    )
+    config = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, seed=seed, checkpoint_every=None)
     result = _with_progress(
-        lambda progress: train_subnet(arch, dataset=dataset, config=config, space=sp, progress=progress),
+        lambda progress: train_subnet(arch, dataset=dataset, model=model, config=config, progress=progress),
         quiet=quiet,
     )
     return result.model, {**_val_metrics(result.metrics), "steps": result.step}
@@ -188,11 +185,10 @@ def _val_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
 def _costs(subnet: Any) -> dict[str, Any]:
     from nasrec.cost import embedding_params, flops, params
 
-    shape = {"embedding_dim": subnet.embedding_dim, "ds_tokens": subnet.ds_tokens}
     return {
-        "flops": flops(subnet.arch, subnet.schema, layernorm=subnet.layernorm, **shape),
-        "params": params(subnet.arch, subnet.schema, layernorm=subnet.layernorm, **shape),
-        "embedding_params": embedding_params(subnet.schema, subnet.embedding_dim),
+        "flops": flops(subnet.arch, subnet.schema, subnet.model),
+        "params": params(subnet.arch, subnet.schema, subnet.model),
+        "embedding_params": embedding_params(subnet.schema, subnet.model),
     }
 
 

@@ -23,6 +23,7 @@ from torch import Tensor, nn
 from nasrec.data.schema import DatasetSchema
 from nasrec.errors import ConfigError
 from nasrec.space import Architecture
+from nasrec.space.model_config import ModelConfig
 
 __all__ = [
     "ModelSpec",
@@ -36,22 +37,15 @@ __all__ = [
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """Everything that fixes the portable network's shapes besides the architecture (JSON-able)."""
+    """Everything that fixes the portable network's shapes besides the architecture (JSON-able, flat:
+    the dataset's shape and the ``ModelConfig`` keys side by side)."""
 
     num_dense: int
     table_rows: tuple[int, ...]
-    layernorm: bool
-    embedding_dim: int
-    ds_tokens: int
+    model: ModelConfig
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "num_dense": self.num_dense,
-            "table_rows": list(self.table_rows),
-            "layernorm": self.layernorm,
-            "embedding_dim": self.embedding_dim,
-            "ds_tokens": self.ds_tokens,
-        }
+        return {"num_dense": self.num_dense, "table_rows": list(self.table_rows), **self.model.to_dict()}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelSpec:
@@ -59,22 +53,14 @@ class ModelSpec:
             return cls(
                 num_dense=int(data["num_dense"]),
                 table_rows=tuple(int(r) for r in data["table_rows"]),
-                layernorm=bool(data["layernorm"]),
-                embedding_dim=int(data["embedding_dim"]),
-                ds_tokens=int(data["ds_tokens"]),
+                model=ModelConfig.from_dict({k: data[k] for k in ModelConfig.field_names()}),
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, ConfigError) as exc:
             raise ConfigError(f"invalid model description in architecture.json: {exc!r}") from exc
 
     @classmethod
     def of_subnet(cls, subnet: Any) -> ModelSpec:
-        return cls(
-            num_dense=subnet.schema.num_dense,
-            table_rows=tuple(subnet.schema.table_rows),
-            layernorm=bool(subnet.layernorm),
-            embedding_dim=int(subnet.embedding_dim),
-            ds_tokens=int(subnet.ds_tokens),
-        )
+        return cls(subnet.schema.num_dense, tuple(subnet.schema.table_rows), subnet.model)
 
 
 class PortableEmbeddings(nn.Module):
@@ -126,21 +112,13 @@ def build_portable(arch: Architecture, spec: ModelSpec) -> PortableModel:
     The blocks and head come from ``SubNet`` itself (built over one-row tables, so no real table is
     allocated twice); the caller's torch RNG is left untouched.
     """
-    from nasrec.subnet import SubNet
+    from nasrec.nets.subnet import SubNet
 
     tiny = DatasetSchema.of_shape(spec.num_dense, [1] * len(spec.table_rows))
     with torch.random.fork_rng(devices=[]):
-        shell = SubNet(
-            arch,
-            tiny,
-            layernorm=spec.layernorm,
-            embedding_backend="torch",
-            embedding_dim=spec.embedding_dim,
-            ds_tokens=spec.ds_tokens,
-            embedding_seed=0,
-            device="cpu",
-        )
-    model = PortableModel(PortableEmbeddings(spec.table_rows, spec.embedding_dim), shell.blocks, shell.head)
+        shell = SubNet(arch, tiny, spec.model, embedding_backend="torch", embedding_seed=0, device="cpu")
+    embeddings = PortableEmbeddings(spec.table_rows, spec.model.embedding_dim)
+    model = PortableModel(embeddings, shell.blocks, shell.head)
     return model.eval().requires_grad_(False)
 
 

@@ -2,7 +2,7 @@
 
 Per candidate (``CandidateEvaluator.evaluate``):
 
-1. build the standalone SubNet with the supernet's weights (``SubNet.from_supernet``): it computes what
+1. build the standalone SubNet with the supernet's weights (``nasrec.nets.inherit_subnet``): it computes what
    the supernet's path computes, and it is a separate module, so nothing a candidate does touches the
    supernet or the next candidate;
 2. optional head fine-tune: ``finetune_steps`` steps on train batches, head parameters only (the
@@ -104,11 +104,11 @@ class CandidateEvaluator:
         return out
 
     def _evaluate(self, arch: Architecture) -> dict[str, Any]:
-        from nasrec.subnet import SubNet
+        from nasrec.nets import inherit_subnet
         from nasrec.train import evaluate
 
         s = self.settings
-        model = SubNet.from_supernet(self.supernet, arch)
+        model = inherit_subnet(self.supernet, arch)
         if s["finetune_steps"] > 0:
             finetune_head(
                 model,

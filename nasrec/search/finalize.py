@@ -170,6 +170,7 @@ def _retrain(
     result = train_subnet(
         arch,
         dataset=search.dataset,
+        model=search.space.model,
         config=retrain_config(search),
         run_dir=search.run_dir / "final" / name,
         resume=True,

@@ -161,7 +161,11 @@ class Search:
         """Analytic costs of ``arch`` on this dataset's schema: instant, no evaluation."""
         from nasrec.cost import flops, params
 
-        return {"flops": float(flops(arch, self.schema)), "params": float(params(arch, self.schema))}
+        model = self.space.model
+        return {
+            "flops": float(flops(arch, self.schema, model)),
+            "params": float(params(arch, self.schema, model)),
+        }
 
     def violations(self, metrics: dict[str, float], *, kinds: Sequence[str]) -> list[str]:
         """The spec's constraints of the given metric kinds that ``metrics`` break."""

@@ -86,8 +86,13 @@ def arch_info(
         str | None, typer.Option("--shape", help="N_DENSE,N_SPARSE feature counts (no embedding tables).")
     ] = None,
     layernorm: Annotated[
-        bool, typer.Option("--layernorm/--no-layernorm", help="Count LayerNorms (reference standalone: off).")
-    ] = False,
+        bool | None,
+        typer.Option(
+            "--layernorm/--no-layernorm",
+            help="Count LayerNorms (default: the space's model config, on; the reference's standalone "
+            "FLOPs: off).",
+        ),
+    ] = None,
     json_output: JsonOption = False,
 ) -> None:
     """Canonical hash, live blocks, FLOPs and parameters of an architecture."""

@@ -36,10 +36,11 @@ def architecture_info(
     space_name: str | None = None,
     dataset: str | None = None,
     shape: str | None = None,
-    layernorm: bool = False,
+    layernorm: bool | None = None,
 ) -> dict[str, Any]:
     from nasrec.cost import embedding_params, op_costs
     from nasrec.data.schema import DatasetSchema
+    from nasrec.space.model_config import resolve_model_config
     from nasrec.space.space import load_space
 
     arch, fmt, file_space = load_architecture_file(path)
@@ -57,7 +58,7 @@ def architecture_info(
     elif shape:
         num_dense, num_sparse = parse_shape(shape)
         schema = DatasetSchema.of_shape(num_dense, [1] * num_sparse)
-    dim = space.embedding_dim if space else 16
+    model = resolve_model_config(space, layernorm=layernorm)
     info: dict[str, Any] = {
         "file": str(path),
         "format": fmt,
@@ -65,7 +66,8 @@ def architecture_info(
         "canonical_hash": arch.canonical_hash(),
         "blocks_alive": list(arch.alive_blocks()),
         "num_blocks": arch.num_blocks,
-        "layernorm": layernorm,
+        "layernorm": model.layernorm,
+        "model": model.to_dict(),
         "flops": None,
         "params": None,
         "embedding_params": None,
@@ -74,14 +76,12 @@ def architecture_info(
         "canonical": arch.canonical().to_dict(),
     }
     if schema is not None:
-        costs = op_costs(
-            arch, schema, layernorm=layernorm, embedding_dim=dim, ds_tokens=space.ds_tokens if space else 8
-        )
+        costs = op_costs(arch, schema, model)
         info["flops"] = sum(c.flops for c in costs)
         info["params"] = sum(c.params for c in costs)
         info["shape"] = {"num_dense": schema.num_dense, "num_sparse": schema.num_sparse}
         if dataset:
-            info["embedding_params"] = embedding_params(schema, dim)
+            info["embedding_params"] = embedding_params(schema, model)
         info["ops"] = [
             {"block": c.block, "op": c.op, "stream": c.stream, "flops": c.flops, "params": c.params}
             for c in costs

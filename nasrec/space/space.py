@@ -12,8 +12,9 @@ A space is defined in YAML (``search_spaces/<name>.yaml``)::
     max_sparse_inputs: 4
     dense_to_sparse: [false, true]           # allowed values of the per-block merge flags
     fm: [false, true]
-    embedding_dim: 16
-    ds_tokens: 8
+    embedding_dim: 16                        # the model config (nasrec.space.model_config): E,
+    ds_tokens: 8                             # dense-to-sparse tokens, LayerNorm; defaults there
+    layernorm: true
     input_count: binomial-0.5                # or "uniform"
     co_design: {}                            # reserved: per-block w_bits / a_bits / dyn_map choices
 
@@ -32,6 +33,7 @@ import numpy as np
 
 from nasrec.errors import ConfigError, NotFoundError
 from nasrec.space.architecture import DENSE_OPS, SPARSE_OPS
+from nasrec.space.model_config import ModelConfig
 from nasrec.space.ops import ATTENTION_HEADS
 
 INPUT_COUNT_DISTRIBUTIONS = ("binomial-0.5", "uniform")
@@ -92,8 +94,7 @@ class SearchSpace:
     max_sparse_inputs: int = 4
     dense_to_sparse: tuple[bool, ...] = (False, True)
     fm: tuple[bool, ...] = (False, True)
-    embedding_dim: int = 16
-    ds_tokens: int = 8
+    model: ModelConfig = ModelConfig()
     input_count: str = "binomial-0.5"
     description: str = ""
     co_design: tuple[tuple[str, tuple[Any, ...]], ...] = ()
@@ -105,8 +106,8 @@ class SearchSpace:
         _positive_int(where, "num_blocks", self.num_blocks)
         _positive_int(where, "max_dense_inputs", self.max_dense_inputs)
         _positive_int(where, "max_sparse_inputs", self.max_sparse_inputs)
-        _positive_int(where, "embedding_dim", self.embedding_dim)
-        _positive_int(where, "ds_tokens", self.ds_tokens)
+        if not isinstance(self.model, ModelConfig):
+            raise ConfigError(f"{where}: model must be a ModelConfig, got {self.model!r}")
         _choices(where, "dense_ops", self.dense_ops, DENSE_OPS)
         _choices(where, "sparse_ops", self.sparse_ops, SPARSE_OPS)
         _widths(where, "dense_widths", self.dense_widths)
@@ -115,10 +116,10 @@ class SearchSpace:
         _flags(where, "fm", self.fm)
         _input_count(where, self.input_count)
         _co_design(where, self.co_design)
-        if "attention" in self.sparse_ops and self.embedding_dim % ATTENTION_HEADS:
+        if "attention" in self.sparse_ops and self.model.embedding_dim % ATTENTION_HEADS:
             raise ConfigError(
                 f"{where}: embedding_dim: attention uses {ATTENTION_HEADS} heads, so embedding_dim must be "
-                f"a multiple of {ATTENTION_HEADS}, got {self.embedding_dim}"
+                f"a multiple of {ATTENTION_HEADS}, got {self.model.embedding_dim}"
             )
 
     # ---- construction -------------------------------------------------------------------------------
@@ -128,7 +129,7 @@ class SearchSpace:
         """Build from a parsed YAML/JSON mapping; unknown or missing keys are named in the error."""
         if not isinstance(data, dict):
             raise ConfigError(f"{source}: expected a mapping of keys, got {type(data).__name__}")
-        known = {f.name for f in fields(cls)}
+        known = ({f.name for f in fields(cls)} - {"model"}) | set(ModelConfig.field_names())
         unknown = sorted(set(data) - known)
         if unknown:
             raise ConfigError(f"{source}: unknown key(s) {unknown}; expected some of {sorted(known)}")
@@ -153,12 +154,15 @@ class SearchSpace:
         if values.get("description") is None:
             values["description"] = ""
         try:
+            shape = {k: values.pop(k) for k in ModelConfig.field_names() if k in values}
+            values["model"] = ModelConfig(**shape)
             return cls(**values)
         except ConfigError as exc:
             raise ConfigError(f"{source}: {exc}") from None
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)}
+        out: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "model"}
+        out.update(self.model.to_dict())
         for key in ("dense_ops", "sparse_ops", "dense_widths", "sparse_widths", "dense_to_sparse", "fm"):
             out[key] = list(out[key])
         out["co_design"] = {k: list(v) for k, v in self.co_design}

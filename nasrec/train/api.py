@@ -16,6 +16,7 @@ import numpy as np
 
 from nasrec.errors import ConfigError, DataError
 from nasrec.space.architecture import Architecture
+from nasrec.space.model_config import ModelConfig
 from nasrec.space.space import SearchSpace
 from nasrec.train.checkpoint import Checkpoint
 from nasrec.train.config import TrainConfig
@@ -103,13 +104,13 @@ def build_task(job: dict[str, Any], dataset: Any = None) -> tuple[TrainTask, Any
     metadata: dict[str, Any] = {
         "kind": job["kind"],
         "schema": dataset.schema.to_dict(),
-        "layernorm": config.layernorm,
         "embedding_backend": config.embedding_backend,
     }
     torch.manual_seed(config.seed)  # identical initial weights on every worker and on every rerun
     if job["kind"] == "supernet":
         space = SearchSpace.from_dict(job["space"])
         metadata["space"] = space.to_dict()
+        metadata["model"] = space.model.to_dict()
         model = _build_supernet(dataset.schema, space, config)
         sampler = _path_sampler(space, config, total=config.total_steps(len(train_view)))
 
@@ -133,9 +134,10 @@ def build_task(job: dict[str, Any], dataset: Any = None) -> tuple[TrainTask, Any
         task = TrainTask(model, forward, validate, metadata)
     elif job["kind"] == "subnet":
         arch = Architecture.from_dict(job["arch"])
+        model_config = ModelConfig.from_dict(job["model"])
         metadata["arch"] = arch.to_dict()
-        metadata["shape"] = dict(job["shape"])
-        model = _build_subnet(arch, dataset.schema, config, job["shape"])
+        metadata["model"] = model_config.to_dict()
+        model = _build_subnet(arch, dataset.schema, model_config, config)
 
         def forward_subnet(m: Any, batch: Any, step: int, rng: np.random.Generator) -> Any:
             return m(batch)
@@ -150,12 +152,11 @@ def build_task(job: dict[str, Any], dataset: Any = None) -> tuple[TrainTask, Any
 
 
 def _build_supernet(schema: Any, space: SearchSpace, config: TrainConfig) -> Any:
-    from nasrec.supernet import SuperNet
+    from nasrec.nets import SuperNet
 
     return SuperNet(
         schema,
         space,
-        layernorm=config.layernorm,
         embedding_backend=config.embedding_backend,
         embedding_lr=config.resolved_sparse_lr,
         embedding_eps=config.sparse_eps,
@@ -163,25 +164,23 @@ def _build_supernet(schema: Any, space: SearchSpace, config: TrainConfig) -> Any
     )
 
 
-def _build_subnet(arch: Architecture, schema: Any, config: TrainConfig, shape: dict[str, int]) -> Any:
-    from nasrec.subnet import SubNet
+def _build_subnet(arch: Architecture, schema: Any, model: ModelConfig, config: TrainConfig) -> Any:
+    from nasrec.nets.subnet import SubNet
 
     return SubNet(
         arch,
         schema,
-        layernorm=config.layernorm,
+        model,
         embedding_backend=config.embedding_backend,
         embedding_lr=config.resolved_sparse_lr,
         embedding_eps=config.sparse_eps,
-        embedding_dim=shape["embedding_dim"],
-        ds_tokens=shape["ds_tokens"],
         device="cuda" if config.use_gpu else "cpu",
     )
 
 
 def _path_sampler(space: SearchSpace, config: TrainConfig, total: int) -> Any:
     """``(rng, step) -> path``: the configured sampler with the step-driven full-path warm-up."""
-    from nasrec.supernet.paths import PathSampler
+    from nasrec.nets.paths import PathSampler
 
     return PathSampler(space, config.sampler, warmup_steps=config.resolved_path_warmup(total)).sample
 
@@ -268,30 +267,23 @@ def train_subnet(
     arch: Architecture,
     *,
     dataset: Any,
+    model: ModelConfig,
     config: TrainConfig,
     run_dir: str | Path | None = None,
-    space: SearchSpace | str | None = None,
     resume: bool = True,
     progress: ProgressFn | None = None,
     should_stop: StopFn | None = None,
 ) -> TrainResult:
-    """Train one architecture from scratch as a standalone SubNet and validate it on the val split.
-
-    ``space`` (optional) supplies the embedding dim and dense-to-sparse token count (default 16 and 8, the
-    values of the shipped spaces). Without ``run_dir`` nothing is written (the module is ``result.model``).
+    """Train one architecture from scratch as a standalone SubNet built with ``model`` (the space's
+    ``ModelConfig``) and validate it on the val split. Without ``run_dir`` nothing is written (the
+    module is ``result.model``).
     """
-    from nasrec.space import load_space
-
     ds = _open_dataset(dataset)
-    sp = load_space(space) if isinstance(space, str) else space
-    shape = {"embedding_dim": 16, "ds_tokens": 8}
-    if sp is not None:
-        shape = {"embedding_dim": sp.embedding_dim, "ds_tokens": sp.ds_tokens}
     job = {
         "kind": "subnet",
         "dataset": _dataset_ref(ds) if (config.num_workers > 1 or config.use_ray) else None,
         "arch": arch.to_dict(),
-        "shape": shape,
+        "model": model.to_dict(),
         "config": config.to_dict(),
         "run_dir": None if run_dir is None else str(run_dir),
         "resume": resume,
@@ -321,7 +313,8 @@ def _load(checkpoint_dir: str | Path, kind: str) -> Any:
     if kind == "supernet":
         model = _build_supernet(schema, SearchSpace.from_dict(meta["space"]), config)
     else:
-        model = _build_subnet(Architecture.from_dict(meta["arch"]), schema, config, meta["shape"])
+        arch = Architecture.from_dict(meta["arch"])
+        model = _build_subnet(arch, schema, ModelConfig.from_dict(meta["model"]), config)
     model.load_state_dict(ckpt.load_model_state())
     model.eval()
     return model

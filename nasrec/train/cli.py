@@ -32,9 +32,14 @@ def train_command(
     embedding_backend: Annotated[
         str, typer.Option("--embedding-backend", help="fbgemm or torch.")
     ] = "fbgemm",
+    space: Annotated[
+        str | None,
+        typer.Option("--space", help="Space giving the model config (default: the one the file names)."),
+    ] = None,
     layernorm: Annotated[
-        bool, typer.Option("--layernorm/--no-layernorm", help="LayerNorm in the ops.")
-    ] = True,
+        bool | None,
+        typer.Option("--layernorm/--no-layernorm", help="LayerNorm in the ops (default: the space's)."),
+    ] = None,
     eval_rows: Annotated[
         int | None, typer.Option("--eval-rows", help="Validate on the first N val rows (default: all).")
     ] = None,
@@ -44,10 +49,11 @@ def train_command(
     json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
 ) -> None:
     """Train one architecture from scratch and print its validation metrics and costs."""
+    from nasrec.cost import flops, params
     from nasrec.train.api import train_subnet
     from nasrec.train.config import TrainConfig
 
-    arch = _read_architecture(arch_file)
+    arch, model = read_architecture(arch_file, space=space, layernorm=layernorm)
     if steps is None and epochs is None:
         epochs = 1.0
     config = TrainConfig(
@@ -60,7 +66,6 @@ def train_command(
         seed=seed,
         num_workers=workers,
         embedding_backend=embedding_backend,
-        layernorm=layernorm,
         eval_rows=eval_rows,
         checkpoint_every=None if run_dir is None else 1000,
     )
@@ -73,7 +78,7 @@ def train_command(
         run_dir = Path(tempfile.mkdtemp(prefix="nasrec-train-"))
     result = _with_progress(
         lambda progress: train_subnet(
-            arch, dataset=dataset, config=config, run_dir=run_dir, progress=progress
+            arch, dataset=dataset, model=model, config=config, run_dir=run_dir, progress=progress
         ),
         quiet=json_output,
     )
@@ -86,7 +91,8 @@ def train_command(
         "val_rows": result.metrics.get("rows"),
         "train_loss": result.metrics.get("train_loss"),
         "diverged": result.metrics.get("diverged", False),
-        **_costs(arch, dataset.schema, layernorm),
+        "flops": flops(arch, dataset.schema, model),
+        "params": params(arch, dataset.schema, model),
         "checkpoint": None if result.checkpoint is None else str(result.checkpoint),
     }
     if json_output:
@@ -101,22 +107,20 @@ def train_command(
     Console().print(table)
 
 
-def _read_architecture(path: Path) -> Any:
+def read_architecture(
+    path: Path, *, space: str | None = None, layernorm: bool | None = None
+) -> tuple[Any, Any]:
+    """(canonical architecture, model config) of an architecture file: validated against ``space`` or
+    the space the file names, built with that space's model config (LayerNorm overridden if given)."""
+    from nasrec.space import load_space
     from nasrec.space.info import load_architecture_file
+    from nasrec.space.model_config import resolve_model_config
 
-    arch, _, _ = load_architecture_file(path)
-    return arch.canonical() if hasattr(arch, "canonical") else arch
-
-
-def _costs(arch: Any, schema: Any, layernorm: bool) -> dict[str, Any]:
-    try:
-        from nasrec.cost import flops, params
-    except ImportError:
-        return {}
-    return {
-        "flops": flops(arch, schema, layernorm=layernorm),
-        "params": params(arch, schema, layernorm=layernorm),
-    }
+    arch, _, file_space = load_architecture_file(path)
+    sp = load_space(space or file_space) if (space or file_space) else None
+    if sp is not None:
+        arch.validate(sp)
+    return arch.canonical(), resolve_model_config(sp, layernorm=layernorm)
 
 
 def _with_progress(run: Any, *, quiet: bool) -> Any:

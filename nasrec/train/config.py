@@ -74,7 +74,6 @@ class TrainConfig:
     use_ray: bool | None = None
     max_failures: int = 0
     embedding_backend: str = "fbgemm"
-    layernorm: bool = True
 
     def __post_init__(self) -> None:
         def positive(name: str, allow_none: bool = False) -> None:

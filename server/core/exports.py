@@ -132,7 +132,7 @@ def _plan(session: Session, owner: User, candidate: Candidate) -> _Plan:
 
 
 def _subnet(plan: _Plan) -> Any:
-    from nasrec.subnet import SubNet
+    from nasrec.nets import inherit_subnet
     from nasrec.train import load_subnet, load_supernet
 
     if plan.weights_kind == SUBNET_KIND:
@@ -142,7 +142,7 @@ def _subnet(plan: _Plan) -> Any:
                 f"the subnet checkpoint recorded for candidate {plan.candidate_id} holds another architecture"
             )
         return subnet
-    subnet = SubNet.from_supernet(load_supernet(plan.weights_path), plan.architecture)
+    subnet = inherit_subnet(load_supernet(plan.weights_path), plan.architecture)
     subnet.eval()
     return subnet
 

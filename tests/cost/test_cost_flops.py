@@ -11,6 +11,9 @@ import pytest
 from nasrec.cost import embedding_params, flops, op_costs, params
 from nasrec.data.schema import DatasetSchema
 from nasrec.space import Architecture, Block, dot_tokens, load_space, sample_architecture
+from nasrec.space.model_config import ModelConfig
+
+LN, NO_LN = ModelConfig(), ModelConfig(layernorm=False)
 
 REFERENCE_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "nasrec_configs"
 SHAPES = {"criteo": (13, 26), "avazu": (1, 23), "kdd": (3, 10)}
@@ -37,13 +40,13 @@ def test_reference_flops_within_one_percent(dataset: str, config: str) -> None:
         pytest.skip(f"reference config not found: {path}")
     arch = Architecture.from_nasrec_json(json.loads(path.read_text()))
     reference, exact = REFERENCE_MFLOPS[(dataset, config)]
-    got = flops(arch, schema(dataset))
+    got = flops(arch, schema(dataset), NO_LN)
     assert abs(got / 1e6 - reference) / reference < 0.01
     assert got == exact  # pins the rules written in docs/operators.md
     # Without attention scores, Full gives what plain fvcore reports (1.261 / 1.795 / 0.887).
     scores = sum(
         g.macs
-        for c in op_costs(arch, schema(dataset))
+        for c in op_costs(arch, schema(dataset), NO_LN)
         for g in c.gemms
         if not g.weight and c.op == "attention"
     )
@@ -63,8 +66,10 @@ def test_dead_blocks_do_not_count(tmp_path: Path) -> None:
     blocks[4] = blocks[4].with_(dense_width=1024, sparse_width=64, dense_op="fc")  # type: ignore[union-attr]
     bigger_dead = Architecture(tuple(blocks))
     s = schema("criteo")
-    assert flops(bigger_dead, s) == flops(arch, s) and params(bigger_dead, s) == params(arch, s)
-    assert {c.block for c in op_costs(arch, s)} == {0, 1, 2, 6, None}
+    assert flops(bigger_dead, s, NO_LN) == flops(arch, s, NO_LN) and params(bigger_dead, s, NO_LN) == params(
+        arch, s, NO_LN
+    )
+    assert {c.block for c in op_costs(arch, s, NO_LN)} == {0, 1, 2, 6, None}
 
 
 def one_block(**genes: object) -> Architecture:
@@ -90,18 +95,18 @@ TINY = DatasetSchema.of_shape(2, [5, 7, 9])  # D0 = 2 dense features, F = 3 spar
 def test_fc_efc_by_hand() -> None:
     arch = one_block()
     # fc 2 -> 4; efc 3 tokens -> 2 tokens on 16 channels; head 4 + 2*16 inputs.
-    assert flops(arch, TINY) == 2 * 4 + 3 * 2 * 16 + (4 + 32)
-    assert params(arch, TINY) == (8 + 4) + (6 + 2) + (36 + 1)
+    assert flops(arch, TINY, NO_LN) == 2 * 4 + 3 * 2 * 16 + (4 + 32)
+    assert params(arch, TINY, NO_LN) == (8 + 4) + (6 + 2) + (36 + 1)
     # LayerNorm on: no biases before LNs, +2 params per normalised feature, 5 FLOPs per normalised element.
-    assert flops(arch, TINY, layernorm=True) == 2 * 4 + 5 * 4 + 3 * 2 * 16 + 5 * 2 * 16 + 36
-    assert params(arch, TINY, layernorm=True) == (8 + 8) + (6 + 4) + 37
+    assert flops(arch, TINY, LN) == 2 * 4 + 5 * 4 + 3 * 2 * 16 + 5 * 2 * 16 + 36
+    assert params(arch, TINY, LN) == (8 + 8) + (6 + 4) + 37
 
 
 def test_dot_by_hand() -> None:
     arch = one_block(dense_op="dot", dense_width=16)
     k = dot_tokens(16)
     assert k == 6
-    dot = next(c for c in op_costs(arch, TINY) if c.op == "dot")
+    dot = next(c for c in op_costs(arch, TINY, NO_LN) if c.op == "dot")
     # P: 2 -> 16; Q: 3 -> 6 tokens on 16 channels; Gram 7 x 16 x 7; R: 21 -> 16.
     assert dot.flops == 2 * 16 + 3 * 6 * 16 + 7 * 7 * 16 + 21 * 16
     assert dot.params == (32 + 16) + (18 + 6) + (21 * 16 + 16)
@@ -110,20 +115,22 @@ def test_dot_by_hand() -> None:
 def test_dot_skips_matching_projections() -> None:
     # 16 dense inputs (= E) skip P; 6 input tokens (= k for d = 16) skip Q.
     schema16 = DatasetSchema.of_shape(16, [3] * 6)
-    dot = next(c for c in op_costs(one_block(dense_op="dot", dense_width=16), schema16) if c.op == "dot")
+    dot = next(
+        c for c in op_costs(one_block(dense_op="dot", dense_width=16), schema16, NO_LN) if c.op == "dot"
+    )
     assert [g.name for g in dot.gemms] == ["gram", "out_proj"]
 
 
 def test_attention_by_hand() -> None:
     arch = one_block(sparse_op="attention", sparse_width=16)
-    att = next(c for c in op_costs(arch, TINY) if c.op == "attention")
+    att = next(c for c in op_costs(arch, TINY, NO_LN) if c.op == "attention")
     s, e = 16, 16
     expected = 3 * s * e + s * 3 * e * e + 2 * s * s * e + s * e * e + 2 * s * e * e + 2 * 5 * s * e
     assert att.flops == expected  # the two inner LN(E) count even with layernorm off
     assert att.params == (3 * 16 + 16) + (3 * e * e + 3 * e) + (e * e + e) + 2 * (e * e + e) + 2 * 2 * e
     same = one_block(sparse_op="attention", sparse_width=16, sparse_inputs=(0,))
     skipped = DatasetSchema.of_shape(2, [3] * 16)  # N == s: no token projection
-    att = next(c for c in op_costs(same, skipped) if c.op == "attention")
+    att = next(c for c in op_costs(same, skipped, NO_LN) if c.op == "attention")
     assert "token_proj" not in [g.name for g in att.gemms]
 
 
@@ -134,7 +141,7 @@ def test_binary_ops_and_merges_by_hand() -> None:
             Block("gating", "efc", 8, 2, None, (1,), 0, 1, False, False),
         )
     )
-    costs = {(c.block, c.op): c for c in op_costs(two, TINY)}
+    costs = {(c.block, c.op): c for c in op_costs(two, TINY, NO_LN)}
     assert costs[(0, "fm")].flops == 16 * 8
     assert costs[(0, "dense_to_sparse")].flops == 8 * 128
     # gating: left 2 wide, right 8 wide -> padded to 8: gate 8 x 8, R skipped (8 == d).
@@ -142,7 +149,7 @@ def test_binary_ops_and_merges_by_hand() -> None:
     # block 1's efc reads block 0's sparse output: 2 tokens + 8 DS tokens.
     assert costs[(1, "efc")].flops == (2 + 8) * 2 * 16
     summed = Architecture((two.blocks[0], two.blocks[1].with_(dense_op="sum", dense_width=4)))  # type: ignore[union-attr]
-    s = {(c.block, c.op): c for c in op_costs(summed, TINY)}[(1, "sum")]
+    s = {(c.block, c.op): c for c in op_costs(summed, TINY, NO_LN)}[(1, "sum")]
     assert s.flops == 8 * 4 and s.params == 8 * 4 + 4
 
 
@@ -152,13 +159,13 @@ def test_sampled_architectures_cost_only_their_live_part() -> None:
     s = schema("criteo")
     for _ in range(30):
         arch = sample_architecture(space, rng)
-        costs = op_costs(arch, s)
-        assert flops(arch, s) == sum(c.flops for c in costs) == flops(arch.canonical(), s) > 0
-        assert params(arch, s, layernorm=True) > 0
+        costs = op_costs(arch, s, NO_LN)
+        assert flops(arch, s, NO_LN) == sum(c.flops for c in costs) == flops(arch.canonical(), s, NO_LN) > 0
+        assert params(arch, s, LN) > 0
         assert {c.block for c in costs} - {None} <= set(arch.alive_blocks())
-        assert flops(arch, s, layernorm=True) > flops(arch, s)
+        assert flops(arch, s, LN) > flops(arch, s, NO_LN)
 
 
 def test_embedding_params() -> None:
-    assert embedding_params(TINY, 16) == (5 + 7 + 9) * 16
-    assert embedding_params(TINY, 8) == (5 + 7 + 9) * 8
+    assert embedding_params(TINY, ModelConfig(embedding_dim=16)) == (5 + 7 + 9) * 16
+    assert embedding_params(TINY, ModelConfig(embedding_dim=8)) == (5 + 7 + 9) * 8

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -37,10 +38,9 @@ def train_briefly(arch: Any, dataset: Any, *, layernorm: bool, space: Any, steps
     """A SubNet trained for a few steps (fbgemm embeddings), so no weight is at its initial value."""
     from nasrec.train import TrainConfig, train_subnet
 
-    config = TrainConfig(
-        steps=steps, batch_size=256, lr=0.02, eval_rows=256, checkpoint_every=None, layernorm=layernorm
-    )
-    return train_subnet(arch, dataset=dataset, config=config, space=space)
+    config = TrainConfig(steps=steps, batch_size=256, lr=0.02, eval_rows=256, checkpoint_every=None)
+    model = dataclasses.replace(space.model, layernorm=layernorm)
+    return train_subnet(arch, dataset=dataset, model=model, config=config)
 
 
 def reference_arch(name: str) -> tuple[Any, str]:

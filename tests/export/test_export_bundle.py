@@ -139,10 +139,11 @@ def test_reexport_replaces_the_bundle(bundle: Any, trained: Any, criteo: Any) ->
 
 def broken_subnet(criteo: Any) -> Any:
     """A SubNet whose logits are NaN: export must fail at its verification, after writing files."""
-    from nasrec.subnet import SubNet
+    from nasrec.nets.subnet import SubNet
+    from nasrec.space.model_config import ModelConfig
 
     arch, _ = reference_arch("autoctr")
-    subnet = SubNet(arch, criteo.schema, embedding_backend="torch", device="cpu")
+    subnet = SubNet(arch, criteo.schema, ModelConfig(), embedding_backend="torch", device="cpu")
     with torch.no_grad():
         subnet.head.linear.weight.fill_(float("nan"))
     return subnet
@@ -177,7 +178,7 @@ def test_refusals_write_nothing(trained: Any, criteo: Any, tmp_path: Path) -> No
     from nasrec.data.schema import DatasetSchema
     from nasrec.errors import ConfigError, ConflictError
     from nasrec.export import export_bundle
-    from nasrec.subnet import SubNet
+    from nasrec.nets.subnet import SubNet
 
     other = tmp_path / "notes"
     other.mkdir()
@@ -193,9 +194,7 @@ def test_refusals_write_nothing(trained: Any, criteo: Any, tmp_path: Path) -> No
     with pytest.raises(ConfigError, match="not JSON-able"):
         export_bundle(trained, dataset=criteo, out_dir=tmp_path / "m1", metrics={"auc": object()})
 
-    wrong = SubNet(
-        trained.arch, DatasetSchema.of_shape(13, [7] * 26), embedding_backend="torch", device="cpu"
-    )
+    wrong = SubNet(trained.arch, DatasetSchema.of_shape(13, [7] * 26), trained.model, device="cpu")
     with pytest.raises(ConfigError, match="another schema"):
         export_bundle(wrong, dataset=criteo, out_dir=tmp_path / "m2")
     assert listing(tmp_path) == ["model.zip", "notes"]

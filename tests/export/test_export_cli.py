@@ -30,7 +30,8 @@ def test_export_a_training_run(criteo: Any, tmp_path: Path) -> None:
 
     arch, space = reference_arch("autoctr")
     config = TrainConfig(steps=3, batch_size=256, lr=0.02, eval_rows=256)
-    run = train_subnet(arch, dataset=criteo, config=config, space=load_space(space), run_dir=tmp_path / "run")
+    model = load_space(space).model
+    run = train_subnet(arch, dataset=criteo, model=model, config=config, run_dir=tmp_path / "run")
     out = invoke([str(tmp_path / "run"), "--data", str(criteo.path), "--out", str(tmp_path / "b"), "--json"])
     assert out.exit_code == 0, out.output
     report = json.loads(out.stdout)

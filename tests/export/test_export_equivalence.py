@@ -12,6 +12,7 @@ bound is what is tested.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -63,11 +64,10 @@ def assert_same_function(got: Any, expected: torch.Tensor, truth: torch.Tensor) 
 
 def initial_subnet(arch: Any, schema: Any, layernorm: bool, space: Any) -> Any:
     """The SubNet ``train_subnet`` starts from (it seeds torch with the config's seed, 0)."""
-    from nasrec.subnet import SubNet
+    from nasrec.nets.subnet import SubNet
 
     torch.manual_seed(0)
-    return SubNet(arch, schema, layernorm=layernorm, embedding_dim=space.embedding_dim,
-                  ds_tokens=space.ds_tokens, device="cpu")  # fmt: skip
+    return SubNet(arch, schema, dataclasses.replace(space.model, layernorm=layernorm), device="cpu")
 
 
 @pytest.mark.parametrize(("case", "layernorm"), CASES, ids=[f"{c}-ln{int(ln)}" for c, ln in CASES])

@@ -15,12 +15,15 @@ import torch
 def test_onnx_exporters(dynamo: bool, criteo: Any, tmp_path: Path) -> None:
     from nasrec.export.onnx_export import export_onnx, onnx_session, run_onnx
     from nasrec.export.portable import portable_from_subnet
+    from nasrec.nets.subnet import SubNet
     from nasrec.space import load_space, sample_architecture
-    from nasrec.subnet import SubNet
+    from nasrec.space.model_config import ModelConfig
 
     arch = sample_architecture(load_space("nasrec_full"), np.random.default_rng(5))
     torch.manual_seed(0)
-    model, _ = portable_from_subnet(SubNet(arch, criteo.schema, embedding_backend="torch", device="cpu"))
+    model, _ = portable_from_subnet(
+        SubNet(arch, criteo.schema, ModelConfig(), embedding_backend="torch", device="cpu")
+    )
     sample = criteo.split("val").batch(0, 2)
     info = export_onnx(model, tmp_path / "m.onnx", (sample.dense, sample.sparse), dynamo=dynamo)
     assert info.exporter == ("torch.export" if dynamo else "torchscript") and info.opset >= 17

@@ -27,7 +27,7 @@ def test_shipped_spaces_match_the_reference() -> None:
         assert space.sparse_widths == (16, 32, 48, 64)
         assert (space.max_dense_inputs, space.max_sparse_inputs) == (4, 4)
         assert space.dense_to_sparse == (False, True) and space.fm == (False, True)
-        assert (space.embedding_dim, space.ds_tokens) == (16, 8)
+        assert (space.model.embedding_dim, space.model.ds_tokens, space.model.layernorm) == (16, 8, True)
         assert space.input_count == "binomial-0.5"
 
 

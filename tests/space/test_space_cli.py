@@ -52,17 +52,20 @@ def _reference_file(name: str) -> Path:
 
 def test_arch_info_json_for_a_reference_file() -> None:
     path = _reference_file("ea_criteo_kaggle_autoctr_best_1shot.json")
-    result = runner.invoke(arch_app, ["info", str(path), "--shape", "13,26", "--json"])
+    # the reference counts its standalone models without LayerNorm
+    result = runner.invoke(arch_app, ["info", str(path), "--shape", "13,26", "--json", "--no-layernorm"])
     assert result.exit_code == 0, result.output
     info = json.loads(result.stdout)
     assert info["format"] == "reference" and info["space"] == "nasrec_small"
-    assert info["flops"] == 2_208_064
+    assert info["flops"] == 2_208_064 and info["model"]["layernorm"] is False
     assert info["blocks_alive"] == [0, 1, 2, 3, 4, 6]
     assert len(info["canonical_hash"]) == 16
     assert info["params"] > 1_000_000 and info["embedding_params"] is None
     assert sum(op["flops"] for op in info["ops"]) == info["flops"]
-    with_ln = runner.invoke(arch_app, ["info", str(path), "--shape", "13,26", "--json", "--layernorm"])
-    assert json.loads(with_ln.stdout)["flops"] > info["flops"]
+    # by default, the space's model config: what nasrec trains (LayerNorm on)
+    with_ln = json.loads(runner.invoke(arch_app, ["info", str(path), "--shape", "13,26", "--json"]).stdout)
+    assert with_ln["model"] == {"embedding_dim": 16, "ds_tokens": 8, "layernorm": True}
+    assert with_ln["flops"] > info["flops"]
 
 
 def test_arch_info_for_a_nasrec_file(tmp_path: Path) -> None:
@@ -102,7 +105,7 @@ def test_arch_info_with_a_dataset() -> None:
 
     dataset = synthesize("tiny", rows=200, seed=0)
     path = _reference_file("ea_criteo_kaggle_xlarge_best_1shot.json")
-    result = runner.invoke(arch_app, ["info", str(path), "--dataset", "tiny", "--json"])
+    result = runner.invoke(arch_app, ["info", str(path), "--dataset", "tiny", "--json", "--no-layernorm"])
     assert result.exit_code == 0, result.output
     info = json.loads(result.stdout)
     schema = dataset.schema

@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from nasrec.supernet.embeddings import Embeddings
+from nasrec.nets.embeddings import Embeddings
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -34,7 +34,7 @@ def mean_logloss(model: Any, view: Any, archs: list[Any]) -> float:
 def test_supernet_training_learns_the_planted_data(
     tiny_dataset: Any, tiny_space: Any, tmp_path: Path
 ) -> None:
-    from nasrec.supernet import SuperNet
+    from nasrec.nets import SuperNet
 
     val = tiny_dataset.split("val")
     archs = [sample_architecture(tiny_space, np.random.default_rng(s)) for s in range(3)]
@@ -79,7 +79,7 @@ def test_supernet_resume_matches_uninterrupted(tiny_dataset: Any, tiny_space: An
 def test_train_subnet_from_scratch_and_reload(tiny_dataset: Any, tiny_space: Any, tmp_path: Path) -> None:
     arch = sample_architecture(tiny_space, np.random.default_rng(0))
     cfg = TrainConfig(steps=36, batch_size=128, lr=0.05, log_every=12, eval_rows=None)
-    result = train_subnet(arch, dataset=tiny_dataset, config=cfg, run_dir=tmp_path, space=tiny_space)
+    result = train_subnet(arch, dataset=tiny_dataset, model=tiny_space.model, config=cfg, run_dir=tmp_path)
     val = tiny_dataset.split("val")
     assert result.completed and result.metrics["logloss"] < base_rate_logloss(val)
     model = load_subnet(tmp_path)
@@ -121,6 +121,6 @@ def test_training_never_reads_the_test_split(tiny_dataset: Any, tiny_space: Any,
     monkeypatch.setattr(type(tiny_dataset), "split", spy)
     arch = sample_architecture(tiny_space, np.random.default_rng(0))
     cfg = TrainConfig(steps=2, batch_size=64, eval_rows=64, eval_paths=1)
-    train_subnet(arch, dataset=tiny_dataset, config=cfg)
+    train_subnet(arch, dataset=tiny_dataset, model=tiny_space.model, config=cfg)
     train_supernet(dataset=tiny_dataset, space=tiny_space, config=cfg, run_dir=None)  # type: ignore[arg-type]
     assert opened and bad not in opened and set(opened) == {"train", "val"}

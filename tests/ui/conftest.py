@@ -111,7 +111,7 @@ def trainer(tmp_path_factory: pytest.TempPathFactory) -> Trainer:
     """Real weights for the export button: a 1,000-row planted dataset and a 2-step SubNet run per
     architecture asked for (cached for the session)."""
     from nasrec.data import synthesize
-    from nasrec.space import Architecture
+    from nasrec.space import Architecture, load_space
     from nasrec.train import TrainConfig, train_subnet
 
     home = tmp_path_factory.mktemp("trained")
@@ -127,9 +127,8 @@ def trainer(tmp_path_factory: pytest.TempPathFactory) -> Trainer:
         arch = Architecture.from_dict(architecture)
         key = arch.canonical_hash()
         if key not in runs:
-            train_subnet(
-                arch, dataset=dataset, config=config, run_dir=home / "runs" / key, space="nasrec_small"
-            )
+            model = load_space("nasrec_small").model
+            train_subnet(arch, dataset=dataset, model=model, config=config, run_dir=home / "runs" / key)
             runs[key] = home / "runs" / key
         return runs[key]
 

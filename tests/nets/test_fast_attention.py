@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from nasrec.supernet.fast_attention import fast_attention, fast_attention_usable, kernel
+from nasrec.nets.fast_attention import fast_attention, fast_attention_usable, kernel
 
 HEADS = 8
 

@@ -7,15 +7,16 @@ import pytest
 
 from nasrec.cost.latency import LATENCY_BATCH_SIZES, measure_latency, random_inputs
 from nasrec.errors import ConfigError
+from nasrec.nets.subnet import SubNet
 from nasrec.space import load_space, sample_architecture
-from nasrec.subnet import SubNet
+from nasrec.space.model_config import ModelConfig
 
 from .conftest import TINY
 
 
 def test_measure_latency() -> None:
     arch = sample_architecture(load_space("nasrec_full"), np.random.default_rng(0))
-    net = SubNet(arch, TINY, embedding_backend="torch")
+    net = SubNet(arch, TINY, ModelConfig(), embedding_backend="torch")
     assert net.training
     timings = {b: measure_latency(net, b, repeats=3, warmup=1) for b in LATENCY_BATCH_SIZES}
     assert all(0.0 < ms < 60_000 for ms in timings.values())

@@ -1,6 +1,6 @@
 """The one implementation of every op in docs/operators.md, as pure functions of tensors.
 
-The standalone ops (``nasrec.supernet.ops``, used by ``SubNet``) call these with their exact-size
+The standalone ops (``nasrec.nets.ops``, used by ``SubNet``) call these with their exact-size
 parameters; the ``SuperNet`` calls them with slices of its shared max-width parameters. So both
 compute the same function by construction.
 
@@ -41,7 +41,7 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 
 
 def _onednn(x, weight, bias):  # noqa: ANN001, ANN202 - untyped on purpose: TorchScript must not compile it
-    from nasrec.supernet.onednn_linear import linear as onednn_linear
+    from nasrec.nets.onednn_linear import linear as onednn_linear
 
     return onednn_linear(x, weight, bias)
 
@@ -148,7 +148,7 @@ def _multi_head(qkv: Tensor, e: int) -> Tensor:
 
 
 def _fused(qkv):  # noqa: ANN001, ANN202 - untyped on purpose: TorchScript must not compile it
-    from nasrec.supernet.fast_attention import fast_attention, fast_attention_usable
+    from nasrec.nets.fast_attention import fast_attention, fast_attention_usable
 
     if qkv.dtype == torch.bfloat16 and torch.is_autocast_enabled("cpu"):
         qkv = qkv.float()  # the kernel is float32; autocast casts the out-projection's input back

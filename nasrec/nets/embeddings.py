@@ -46,6 +46,11 @@ def init_table_(table: Tensor, generator: torch.Generator) -> None:
         table.copy_(values)
 
 
+def embedding_seed_from_torch() -> int:
+    """A seed drawn from torch's global generator (so ``torch.manual_seed`` fixes the embeddings too)."""
+    return int(torch.randint(0, 2**62, (1,)).item())
+
+
 class RowWiseAdagrad(torch.optim.Optimizer):
     """Row-wise Adagrad for sparse embedding gradients (fbgemm's ``EXACT_ROWWISE_ADAGRAD`` rule).
 

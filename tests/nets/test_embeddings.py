@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 
 from nasrec.errors import ConfigError
+from nasrec.nets import Embeddings, RowWiseAdagrad, SuperNet
 from nasrec.space import load_space
-from nasrec.supernet import Embeddings, RowWiseAdagrad, SuperNet
 
 from .conftest import TINY
 

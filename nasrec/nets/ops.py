@@ -1,7 +1,7 @@
 """Standalone operators at exact widths (what a ``SubNet`` is built from).
 
 Each op owns exactly the parameters docs/operators.md gives it for its shapes, and computes with
-``nasrec.supernet.functional``, the same code the ``SuperNet`` runs on its sliced shared weights.
+``nasrec.nets.functional``, the same code the ``SuperNet`` runs on its sliced shared weights.
 A layer that the doc says to skip ("skip X when shapes match") is ``None``: no parameters, no FLOPs.
 
 Shape vocabulary: B batch, D dense width, N input tokens, T output tokens, E embedding dim.
@@ -19,8 +19,8 @@ import math
 import torch
 from torch import Tensor, nn
 
+from nasrec.nets import functional as fn
 from nasrec.space.ops import dot_tokens
-from nasrec.supernet import functional as fn
 
 
 def uniform_(tensor: Tensor, fan_in: int) -> Tensor:

@@ -1,10 +1,11 @@
 """The weight-sharing supernet: ``SuperNet(schema, space)``, ``supernet(batch, arch_or_path) -> logits``.
 
 Pure function of its path argument (no "current choice" state). Every block holds one shared,
-max-width instance of each op of the space (``nasrec.supernet.shared``); a path uses them by slicing
+max-width instance of each op of the space (``nasrec.nets.shared``); a path uses them by slicing
 (leading rows, per-candidate column blocks), so for any architecture the supernet computes exactly what
-``SubNet.from_supernet(supernet, arch)`` computes. Only live streams are computed (docs/operators.md,
-Liveness): no zero tensors are concatenated and nothing runs at max width unless the path asks for it.
+``inherit_subnet(supernet, arch)`` (``nasrec.nets.inherit``) computes. Only live streams are computed
+(docs/operators.md, Liveness): no zero tensors are concatenated and nothing runs at max width unless the
+path asks for it.
 
 Shapes: B batch, D0 dense features, F sparse fields, E embedding dim, Dmax / Tmax the space's largest
 dense width / token count, n the dense-to-sparse token count. Inside, sparse tensors are channel-first
@@ -20,11 +21,10 @@ from torch import Tensor, nn
 
 from nasrec.data.schema import Batch, DatasetSchema
 from nasrec.errors import ConfigError
-from nasrec.space import Architecture, BlockLiveness, SearchSpace
-from nasrec.supernet import functional as fn
-from nasrec.supernet.embeddings import Embeddings
-from nasrec.supernet.paths import BINARY_OPS, BlockPath, Path, as_path
-from nasrec.supernet.shared import (
+from nasrec.nets import functional as fn
+from nasrec.nets.embeddings import Embeddings, embedding_seed_from_torch
+from nasrec.nets.paths import BINARY_OPS, BlockPath, SupernetPath, as_path
+from nasrec.nets.shared import (
     Bounds,
     Piece,
     SharedAttention,
@@ -37,11 +37,7 @@ from nasrec.supernet.shared import (
     SharedHead,
     SharedSum,
 )
-
-
-def embedding_seed_from_torch() -> int:
-    """A seed drawn from torch's global generator (so ``torch.manual_seed`` fixes the embeddings too)."""
-    return int(torch.randint(0, 2**62, (1,)).item())
+from nasrec.space import Architecture, BlockLiveness, SearchSpace
 
 
 class SuperNetBlock(nn.Module):
@@ -80,7 +76,7 @@ class _Candidates:
         return (xs[0] if len(xs) == 1 else torch.cat(xs, dim=1)), pieces
 
     def summed(self, cands: Sequence[int]) -> Tensor:
-        """Zero-pad every candidate to the widest and sum (a Path's several left/right operands)."""
+        """Zero-pad every candidate to the widest and sum (a SupernetPath's several left/right operands)."""
         xs = [self._dense(c) for c in cands]
         if len(xs) == 1:
             return xs[0]
@@ -111,14 +107,14 @@ class _Candidates:
 class SuperNet(nn.Module):
     """All architectures of ``space`` in one network, sharing weights by slicing.
 
-    schema: the dataset (D0 dense features, one table per sparse field); space: the search space.
-    layernorm: LayerNorm after projections (docs/operators.md). embedding_backend: ``"fbgemm"`` or
-    ``"torch"`` (see ``Embeddings``); embedding_lr / embedding_eps: its row-wise Adagrad;
+    schema: the dataset (D0 dense features, one table per sparse field); space: the search space, whose
+    ``model`` (E, dense-to-sparse tokens, LayerNorm) every path is built with. embedding_backend:
+    ``"fbgemm"`` or ``"torch"`` (see ``Embeddings``); embedding_lr / embedding_eps: its row-wise Adagrad;
     embedding_seed: its init seed (default: drawn from torch's generator, so ``torch.manual_seed``
     fixes every weight).
 
     ``forward(batch, path)``: batch a ``Batch`` (dense B x D0 float, sparse B x F int64), path an
-    ``Architecture`` or a ``Path`` -> logits B. Optimizers: ``dense_parameters()`` for everything but
+    ``Architecture`` or a ``SupernetPath`` -> logits B. Optimizers: ``dense_parameters()`` for everything but
     the embeddings; ``embeddings.optimizer()`` (``None`` when the update is fused).
     """
 
@@ -127,7 +123,6 @@ class SuperNet(nn.Module):
         schema: DatasetSchema,
         space: SearchSpace,
         *,
-        layernorm: bool = True,
         embedding_backend: str = "fbgemm",
         embedding_lr: float = 0.01,
         embedding_eps: float = 1e-8,
@@ -137,24 +132,24 @@ class SuperNet(nn.Module):
         super().__init__()
         self.schema = schema
         self.space = space
-        self.layernorm = layernorm
+        self.model = model = space.model
         self.bounds = Bounds(
             dense=tuple(sorted(space.dense_widths)),
             sparse=tuple(sorted(space.sparse_widths)),
             num_dense=schema.num_dense,
             num_sparse=schema.num_sparse,
-            ds_tokens=space.ds_tokens,
-            embedding_dim=space.embedding_dim,
+            ds_tokens=model.ds_tokens,
+            embedding_dim=model.embedding_dim,
         )
         self.blocks = nn.ModuleList(
-            SuperNetBlock(i, space, self.bounds, layernorm=layernorm) for i in range(space.num_blocks)
+            SuperNetBlock(i, space, self.bounds, layernorm=model.layernorm) for i in range(space.num_blocks)
         )
         self.head = SharedHead(self.bounds)
         if device is not None:
             self.to(device)
         self.embeddings = Embeddings(
             schema.table_rows,
-            space.embedding_dim,
+            model.embedding_dim,
             backend=embedding_backend,
             lr=embedding_lr,
             eps=embedding_eps,
@@ -172,10 +167,10 @@ class SuperNet(nn.Module):
 
     # ---- forward --------------------------------------------------------------------------------------
 
-    def forward(self, batch: Batch, path: Path | Architecture) -> Tensor:
+    def forward(self, batch: Batch, path: SupernetPath | Architecture) -> Tensor:
         return self.forward_tensors(batch.dense, batch.sparse, path)
 
-    def forward_tensors(self, dense: Tensor, sparse: Tensor, path: Path | Architecture) -> Tensor:
+    def forward_tensors(self, dense: Tensor, sparse: Tensor, path: SupernetPath | Architecture) -> Tensor:
         """dense B x D0 float, sparse B x F int64, a path -> logits B."""
         path = as_path(path)
         self.check_path(path)
@@ -243,7 +238,7 @@ class SuperNet(nn.Module):
 
     # ---- validation -----------------------------------------------------------------------------------
 
-    def check_path(self, path: Path) -> None:
+    def check_path(self, path: SupernetPath) -> None:
         """Raise ``ConfigError`` when ``path`` does not fit this supernet (ops, widths, inputs)."""
         if path.num_blocks != len(self.blocks):
             raise ConfigError(f"path has {path.num_blocks} blocks, the supernet {len(self.blocks)}")
@@ -283,32 +278,6 @@ class SuperNet(nn.Module):
                 raise ConfigError(f"{where}: the dense output is read but no dense op is active")
             if live.sparse_out and not bp.sparse_ops:
                 raise ConfigError(f"{where}: the sparse output is read but no sparse op is active")
-
-    # ---- inheritance ----------------------------------------------------------------------------------
-
-    def subnet_state_dict(self, arch: Architecture) -> dict[str, Tensor]:
-        """The non-embedding state dict of ``SubNet(arch)`` with weights inherited from this supernet
-        (detached copies)."""
-        return {k: v.clone() for k, v in self._subnet_state(arch).items()}
-
-    @torch.no_grad()
-    def _subnet_state(self, arch: Architecture) -> dict[str, Tensor]:
-        """As ``subnet_state_dict``, but entries may be views of this supernet's parameters."""
-        from nasrec.subnet import plan_subnet
-
-        path = as_path(arch)
-        self.check_path(path)
-        plan = plan_subnet(arch, self.schema.num_dense, self.schema.num_sparse, self.bounds.ds_tokens)
-        state: dict[str, Tensor] = {}
-        for pos, bplan in enumerate(plan.blocks):
-            block = self.blocks[bplan.index]
-            for name, (op, args) in bplan.modules().items():
-                owner = block.ops[op] if op in block.ops else getattr(block, op)
-                state.update({f"blocks.{pos}.{name}.{k}": v for k, v in owner.export(*args).items()})
-        out = plan.output
-        head = self.head.export(out.dense, out.tokens, out.ds_tokens > 0)
-        state.update({f"head.{k}": v for k, v in head.items()})
-        return state
 
 
 def _sum(outs: list[Tensor]) -> Tensor:

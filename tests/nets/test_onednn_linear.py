@@ -8,9 +8,9 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from nasrec.supernet import functional as fn
-from nasrec.supernet import onednn_linear
-from nasrec.supernet.onednn_linear import linear
+from nasrec.nets import functional as fn
+from nasrec.nets import onednn_linear
+from nasrec.nets.onednn_linear import linear
 
 pytestmark = pytest.mark.skipif(not onednn_linear.AVAILABLE, reason="torch built without oneDNN")
 

@@ -244,7 +244,7 @@ def kernel() -> ctypes.CDLL | None:
 
 def fast_attention_usable(qkv: Tensor, heads: int) -> bool:
     """Whether ``fast_attention(qkv, heads)`` may be used here (see the module docstring)."""
-    from nasrec.supernet.onednn_linear import eager_cpu_float32
+    from nasrec.nets.onednn_linear import eager_cpu_float32
 
     if qkv.dim() != 3 or qkv.shape[2] != 3 * heads * HEAD_DIM:
         return False

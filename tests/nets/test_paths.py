@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from nasrec.errors import ConfigError
+from nasrec.nets import STRATEGIES, BlockPath, PathSampler, SuperNet, SupernetPath, full_path
 from nasrec.space import load_space, sample_architecture
-from nasrec.supernet import STRATEGIES, BlockPath, Path, PathSampler, SuperNet, full_path
 
 from .conftest import TINY, tiny_batch
 
@@ -29,7 +29,7 @@ def test_single_op_any_connection_is_sample_architecture(full_space) -> None:  #
     sampler = PathSampler(full_space, "single-op-any-connection")
     a, b = np.random.default_rng(3), np.random.default_rng(3)
     for _ in range(5):
-        assert sampler.sample(a) == Path.from_architecture(sample_architecture(full_space, b))
+        assert sampler.sample(a) == SupernetPath.from_architecture(sample_architecture(full_space, b))
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
@@ -81,8 +81,8 @@ def test_path_liveness_matches_the_architecture(full_space) -> None:  # noqa: AN
     rng = np.random.default_rng(2)
     for _ in range(50):
         arch = sample_architecture(full_space, rng)
-        assert Path.from_architecture(arch).liveness() == arch.liveness()
-        assert Path.from_architecture(arch.canonical()).liveness() == arch.canonical().liveness()
+        assert SupernetPath.from_architecture(arch).liveness() == arch.liveness()
+        assert SupernetPath.from_architecture(arch.canonical()).liveness() == arch.canonical().liveness()
 
 
 @pytest.mark.parametrize("strategy", ["single-path", "any-path", "full-path"])
@@ -109,14 +109,14 @@ def test_several_ops_are_summed(supernet: SuperNet, full_space) -> None:  # noqa
     """Active dense ops of a block are summed: the logit is linear in the last block's dense output, so
     out(a) + out(b) - out(a, b) is the same constant (sparse part + bias) for any pair of ops."""
     arch = sample_architecture(full_space, np.random.default_rng(5))
-    base = Path.from_architecture(arch)
+    base = SupernetPath.from_architecture(arch)
     last = base.blocks[-1]
     assert last is not None
     batch = tiny_batch(dtype=torch.float32)
 
     def out(*ops: str) -> torch.Tensor:
         changes = {"dense_ops": ops, "left": (0, 2), "right": (1,), "fm": False, "dense_to_sparse": False}
-        return supernet(batch, Path((*base.blocks[:-1], BlockPath(**{**last.__dict__, **changes}))))
+        return supernet(batch, SupernetPath((*base.blocks[:-1], BlockPath(**{**last.__dict__, **changes}))))
 
     rest = out("fc") + out("sum") - out("fc", "sum")
     torch.testing.assert_close(out("gating") + out("dot") - out("gating", "dot"), rest, rtol=1e-4, atol=1e-4)
@@ -124,7 +124,7 @@ def test_several_ops_are_summed(supernet: SuperNet, full_space) -> None:  # noqa
 
 def test_invalid_paths_are_rejected(supernet: SuperNet, full_space) -> None:  # noqa: ANN001
     arch = sample_architecture(full_space, np.random.default_rng(6))
-    path = Path.from_architecture(arch)
+    path = SupernetPath.from_architecture(arch)
     last = path.blocks[-1]
     assert last is not None
     batch = tiny_batch(dtype=torch.float32)
@@ -135,10 +135,10 @@ def test_invalid_paths_are_rejected(supernet: SuperNet, full_space) -> None:  # 
         "is empty": {"dense_inputs": (), "dense_ops": ("fc",)},
     }
     for message, change in bad.items():
-        broken = Path((*path.blocks[:-1], BlockPath(**{**last.__dict__, **change})))
+        broken = SupernetPath((*path.blocks[:-1], BlockPath(**{**last.__dict__, **change})))
         with pytest.raises(ConfigError, match=message):
             supernet(batch, broken)
     with pytest.raises(ConfigError, match="blocks"):
-        supernet(batch, Path(path.blocks[:-1]))
+        supernet(batch, SupernetPath(path.blocks[:-1]))
     with pytest.raises(ConfigError, match="unknown"):
         PathSampler(full_space, "random-walk")

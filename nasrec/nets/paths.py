@@ -1,9 +1,9 @@
 """Paths through the supernet, and the samplers that draw one per training step.
 
-A ``Path`` generalises an ``Architecture``: per block, *sets* of active dense and sparse ops (their
+A ``SupernetPath`` generalises an ``Architecture``: per block, *sets* of active dense and sparse ops (their
 outputs are summed per stream) and *sets* of left / right operands of the binary ops. Training needs
 that for any-path and full-path sampling; an Architecture is the special case of one op of each kind
-and one left / one right operand (``Path.from_architecture``).
+and one left / one right operand (``SupernetPath.from_architecture``).
 
 Several left (or right) candidates are combined by **zero-padding each to the widest and summing**
 (the same padding rule the binary ops apply to left vs right). So the gating matrix stays
@@ -92,7 +92,7 @@ class BlockPath:
 
 
 @dataclass(frozen=True)
-class Path:
+class SupernetPath:
     """A path through the supernet: one ``BlockPath`` per block (``None`` for a pruned block)."""
 
     blocks: tuple[BlockPath | None, ...]
@@ -105,7 +105,7 @@ class Path:
         return len(self.blocks)
 
     @staticmethod
-    def from_architecture(arch: Architecture) -> Path:
+    def from_architecture(arch: Architecture) -> SupernetPath:
         """The path that computes ``arch`` (full genotype or canonical form)."""
         return _path_of(arch)
 
@@ -114,12 +114,12 @@ class Path:
         return _liveness(self)
 
 
-def as_path(path_or_arch: Path | Architecture) -> Path:
-    if isinstance(path_or_arch, Path):
+def as_path(path_or_arch: SupernetPath | Architecture) -> SupernetPath:
+    if isinstance(path_or_arch, SupernetPath):
         return path_or_arch
     if isinstance(path_or_arch, Architecture):
         return _path_of(path_or_arch)
-    raise TypeError(f"expected a Path or an Architecture, got {type(path_or_arch).__name__}")
+    raise TypeError(f"expected a SupernetPath or an Architecture, got {type(path_or_arch).__name__}")
 
 
 def _opt(value: int | None) -> tuple[int, ...]:
@@ -127,7 +127,7 @@ def _opt(value: int | None) -> tuple[int, ...]:
 
 
 @lru_cache(maxsize=4096)
-def _path_of(arch: Architecture) -> Path:
+def _path_of(arch: Architecture) -> SupernetPath:
     blocks: list[BlockPath | None] = []
     for b in arch.blocks:
         if b is None:
@@ -147,11 +147,11 @@ def _path_of(arch: Architecture) -> Path:
                 fm=b.fm,
             )
         )
-    return Path(tuple(blocks))
+    return SupernetPath(tuple(blocks))
 
 
 @lru_cache(maxsize=4096)
-def _liveness(path: Path) -> tuple[BlockLiveness, ...]:
+def _liveness(path: SupernetPath) -> tuple[BlockLiveness, ...]:
     return block_liveness(path.blocks)
 
 
@@ -176,7 +176,7 @@ def _ops(space: SearchSpace, ops: tuple[str, ...], rng: np.random.Generator) -> 
     return tuple(ops[j] for j in _subset(rng, len(ops), k))
 
 
-def full_path(space: SearchSpace) -> Path:
+def full_path(space: SearchSpace) -> SupernetPath:
     """Every op active, every candidate connected, max widths, both merges on."""
     blocks = []
     for i in range(space.num_blocks):
@@ -195,7 +195,7 @@ def full_path(space: SearchSpace) -> Path:
                 fm=True in space.fm,
             )
         )
-    return Path(tuple(blocks))
+    return SupernetPath(tuple(blocks))
 
 
 def _single_path_block(space: SearchSpace, i: int, rng: np.random.Generator, any_ops: bool) -> BlockPath:
@@ -248,19 +248,19 @@ class PathSampler:
             return 0.0
         return max(0.0, 1.0 - step / self.warmup_steps)
 
-    def sample(self, rng: np.random.Generator, step: int = 0) -> Path:
+    def sample(self, rng: np.random.Generator, step: int = 0) -> SupernetPath:
         """The path for training step ``step`` (one warm-up draw, then the strategy's draw)."""
         if self.warmup_steps and rng.random() < self.full_path_probability(step):
             return self._full
         return self.sample_strategy(rng)
 
-    def sample_strategy(self, rng: np.random.Generator) -> Path:
+    def sample_strategy(self, rng: np.random.Generator) -> SupernetPath:
         """A path from the strategy alone (no warm-up)."""
         if self.strategy == "full-path":
             return self._full
         if self.strategy == "single-op-any-connection":
-            return Path.from_architecture(sample_architecture(self.space, rng))
+            return SupernetPath.from_architecture(sample_architecture(self.space, rng))
         any_ops = self.strategy == "any-path"
-        return Path(
+        return SupernetPath(
             tuple(_single_path_block(self.space, i, rng, any_ops) for i in range(self.space.num_blocks))
         )

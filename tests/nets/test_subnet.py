@@ -12,9 +12,10 @@ import torch
 
 from nasrec.cost import params
 from nasrec.data.schema import DatasetSchema
+from nasrec.nets import SuperNet, inherit_subnet, inherited_state
+from nasrec.nets.subnet import SubNet
 from nasrec.space import Architecture, load_space, sample_architecture
-from nasrec.subnet import SubNet
-from nasrec.supernet import SuperNet
+from nasrec.space.model_config import ModelConfig
 
 from .conftest import TINY, tiny_batch
 
@@ -31,10 +32,10 @@ def archs(space_name: str, n: int, seed: int) -> list[Architecture]:
 def test_builds_only_live_blocks_and_ops(space_name: str) -> None:
     for arch in archs(space_name, 8, seed=0):
         for layernorm in (True, False):
-            net = SubNet(arch, TINY, layernorm=layernorm, embedding_backend="torch")
+            net = SubNet(arch, TINY, ModelConfig(layernorm=layernorm), embedding_backend="torch")
             assert [b.index for b in net.blocks] == list(arch.alive_blocks())
             built = sum(p.numel() for p in net.dense_parameters())
-            assert built == params(arch, TINY, layernorm=layernorm)
+            assert built == params(arch, TINY, ModelConfig(layernorm=layernorm))
             for block, live in zip(
                 net.blocks, [arch.liveness()[i] for i in arch.alive_blocks()], strict=True
             ):
@@ -53,7 +54,7 @@ def test_init_is_deterministic_given_manual_seed() -> None:
     states = []
     for seed in (0, 0, 1):
         torch.manual_seed(seed)
-        states.append(SubNet(arch, TINY, embedding_backend="torch").state_dict())
+        states.append(SubNet(arch, TINY, ModelConfig(), embedding_backend="torch").state_dict())
     assert states[0].keys() == states[1].keys()
     assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])
     assert not all(torch.equal(states[0][k], states[2][k]) for k in states[0])
@@ -64,11 +65,12 @@ def test_state_dict_round_trip(backend: str) -> None:
     batch = tiny_batch(dtype=torch.float32)
     for arch in archs("nasrec_full", 3, seed=2):
         torch.manual_seed(0)
-        source = SubNet(arch, TINY, embedding_backend=backend, device="cpu")
+        source = SubNet(arch, TINY, ModelConfig(), embedding_backend=backend, device="cpu")
         buffer = io.BytesIO()
         torch.save(source.state_dict(), buffer)
         torch.manual_seed(1)
-        target = SubNet(arch, TINY, embedding_backend=backend, device="cpu")  # fresh, never run
+        # fresh, never run
+        target = SubNet(arch, TINY, ModelConfig(), embedding_backend=backend, device="cpu")
         assert not torch.equal(target(batch), source(batch))
         buffer.seek(0)
         target.load_state_dict(torch.load(buffer))
@@ -82,15 +84,15 @@ def test_from_architecture_and_from_supernet_are_the_same_module(backend: str) -
     supernet = SuperNet(TINY, space, embedding_backend=backend, device="cpu")
     batch = tiny_batch(dtype=torch.float32)
     for arch in archs("nasrec_full", 5, seed=3):
-        fresh = SubNet(arch, TINY, embedding_backend=backend, device="cpu")
-        inherited = SubNet.from_supernet(supernet, arch)
+        fresh = SubNet(arch, TINY, ModelConfig(), embedding_backend=backend, device="cpu")
+        inherited = inherit_subnet(supernet, arch)
         assert inherited.embeddings.backend == backend
         a, b = fresh.state_dict(), inherited.state_dict()
         assert a.keys() == b.keys()
         assert all(a[k].shape == b[k].shape for k in a)
         fresh.load_state_dict(b)
         torch.testing.assert_close(fresh(batch), supernet(batch, arch), rtol=1e-5, atol=1e-5)
-        state = supernet.subnet_state_dict(arch)
+        state = inherited_state(supernet, arch)
         assert set(state) == {k for k in b if not k.startswith("embeddings.")}
 
 
@@ -98,7 +100,7 @@ def test_torchscript_matches_eager() -> None:
     batch = tiny_batch(dtype=torch.float32)
     for space_name in ("nasrec_small", "nasrec_full"):
         for arch in archs(space_name, 4, seed=4):
-            net = SubNet(arch, TINY, embedding_backend="torch").eval()
+            net = SubNet(arch, TINY, ModelConfig(), embedding_backend="torch").eval()
             expected = net(batch)
             scripted = torch.jit.script(net)
             # eager float32 attention runs the fused kernel, scripted code torch's SDPA: float rounding apart
@@ -115,7 +117,7 @@ def test_reference_criteo_configs(name: str) -> None:
         pytest.skip(f"reference config not found at {path}")
     arch = Architecture.from_nasrec_json(json.loads(path.read_text()))
     schema = DatasetSchema.of_shape(13, [10] * 26)
-    net = SubNet(arch, schema, layernorm=False, embedding_backend="torch")
+    net = SubNet(arch, schema, ModelConfig(layernorm=False), embedding_backend="torch")
     batch = tiny_batch(schema, size=4, dtype=torch.float32)
     assert net(batch).shape == (4,)
     assert (
@@ -128,7 +130,7 @@ def test_onnx_export_matches_eager(backend: str) -> None:
     ort = pytest.importorskip("onnxruntime")
     arch = archs("nasrec_full", 1, seed=3)[0]
     torch.manual_seed(0)
-    net = SubNet(arch, TINY, embedding_backend=backend, device="cpu").eval()
+    net = SubNet(arch, TINY, ModelConfig(), embedding_backend=backend, device="cpu").eval()
     batch = tiny_batch(size=4, dtype=torch.float32)
     with torch.no_grad():
         expected = net(batch.dense, batch.sparse).numpy()

@@ -8,6 +8,8 @@ register torch's own SDPA formula for it, so the attention scores / weighted sum
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -15,8 +17,8 @@ from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 
 from nasrec.cost import op_costs
 from nasrec.data.schema import DatasetSchema
+from nasrec.nets.subnet import SubNet
 from nasrec.space import load_space, sample_architecture
-from nasrec.subnet import SubNet
 
 BATCH = 3
 
@@ -45,6 +47,7 @@ def test_analytic_macs_equal_flop_counter(space_name: str) -> None:
     for k in range(15):
         schema = DatasetSchema.of_shape([13, 1, 3, 0, 16][k % 5], [5] * int(rng.integers(1, 27)))
         arch = sample_architecture(space, rng)
-        net = SubNet(arch, schema, layernorm=False, embedding_backend="torch").eval()
-        analytic = sum(c.macs for c in op_costs(arch, schema, embedding_dim=16, ds_tokens=space.ds_tokens))
+        model = dataclasses.replace(space.model, layernorm=False)
+        net = SubNet(arch, schema, model, embedding_backend="torch").eval()
+        analytic = sum(c.macs for c in op_costs(arch, schema, model))
         assert measured_macs(net, schema) == analytic, f"architecture {k}: {arch.to_json()}"

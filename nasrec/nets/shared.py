@@ -1,7 +1,7 @@
 """Shared max-width operators of the supernet; a path uses them by **slicing**.
 
 Each shared op holds the max-width parameters of one op of one block and, given the active shapes,
-returns the exact-size tensors the standalone op (``nasrec.supernet.ops``) would hold:
+returns the exact-size tensors the standalone op (``nasrec.nets.ops``) would hold:
 
 * a width-d output uses the leading d rows of a weight (and the leading d entries of its bias and
   LayerNorm affine parameters), so LayerNorm normalises over the active units only;
@@ -26,9 +26,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from nasrec.nets import functional as fn
+from nasrec.nets.ops import ATTENTION_CORE, reset_attention_parameters, uniform_
 from nasrec.space.ops import dot_tokens
-from nasrec.supernet import functional as fn
-from nasrec.supernet.ops import ATTENTION_CORE, reset_attention_parameters, uniform_
 
 Piece = tuple[int, int]  # (piece index, active width)
 

@@ -3,14 +3,16 @@ inherited weights (docs/operators.md: one definition, sliced in the supernet).""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
 
 from nasrec.data.schema import DatasetSchema
+from nasrec.nets import SuperNet, inherit_subnet
 from nasrec.space import load_space, sample_architecture
-from nasrec.subnet import SubNet
-from nasrec.supernet import SuperNet
+from nasrec.space.model_config import ModelConfig
 
 from .conftest import TINY, randomize_, tiny_batch
 
@@ -22,15 +24,16 @@ ARCHS_PER_SPACE = 50
 def test_supernet_path_equals_inherited_subnet(space_name: str, layernorm: bool) -> None:
     torch.manual_seed(0)
     space = load_space(space_name)
-    supernet = SuperNet(TINY, space, layernorm=layernorm, embedding_backend="torch").double()
+    space = dataclasses.replace(space, model=ModelConfig(layernorm=layernorm))
+    supernet = SuperNet(TINY, space, embedding_backend="torch").double()
     randomize_(supernet, seed=1, scale=1.0 if layernorm else 0.3)
     batch = tiny_batch(size=8)
     rng = np.random.default_rng(2)
     for k in range(ARCHS_PER_SPACE):
         arch = sample_architecture(space, rng)
         expected = supernet(batch, arch)
-        subnet = SubNet.from_supernet(supernet, arch)
-        assert subnet.layernorm is layernorm
+        subnet = inherit_subnet(supernet, arch)
+        assert subnet.model.layernorm is layernorm
         got = subnet(batch)
         assert got.shape == (8,) and torch.isfinite(got).all()
         torch.testing.assert_close(got, expected, rtol=1e-9, atol=1e-9)
@@ -50,7 +53,7 @@ def test_equivalence_with_unusual_raw_widths(num_dense: int) -> None:
     rng = np.random.default_rng(5)
     for _ in range(10):
         arch = sample_architecture(space, rng)
-        torch.testing.assert_close(SubNet.from_supernet(supernet, arch)(batch), supernet(batch, arch))
+        torch.testing.assert_close(inherit_subnet(supernet, arch)(batch), supernet(batch, arch))
 
 
 def test_float32_equivalence_within_1e5() -> None:
@@ -62,7 +65,7 @@ def test_float32_equivalence_within_1e5() -> None:
     rng = np.random.default_rng(7)
     for _ in range(10):
         arch = sample_architecture(space, rng)
-        diff = (SubNet.from_supernet(supernet, arch)(batch) - supernet(batch, arch)).abs().max().item()
+        diff = (inherit_subnet(supernet, arch)(batch) - supernet(batch, arch)).abs().max().item()
         assert diff < 1e-5
 
 
@@ -102,7 +105,7 @@ def test_subnet_state_dict_slices_are_copies() -> None:
     space = load_space("nasrec_small")
     supernet = SuperNet(TINY, space, embedding_backend="torch")
     arch = sample_architecture(space, np.random.default_rng(9))
-    subnet = SubNet.from_supernet(supernet, arch)
+    subnet = inherit_subnet(supernet, arch)
     batch = tiny_batch(dtype=torch.float32)
     before = subnet(batch).detach().clone()
     with torch.no_grad():
