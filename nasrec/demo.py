@@ -83,13 +83,9 @@ def run_demo(*, json_output: bool = False, spec: dict[str, Any] | None = None) -
     bayes = _bayes(info)
     if not json_output:
         _print_info(info)
-    from nasrec.search.cli import phase_progress, print_leaderboard
-    from nasrec.search.search import create_search
+    from nasrec.search.cli import print_leaderboard, run_job_here
 
-    search = create_search(spec or DEMO_SPEC, load_if_exists=True)
-    err.print(f"[bold]search job[/] {search.name}: database {search.url}, files {search.run_dir}")
-    with phase_progress(err) as progress:
-        entries = search.run(progress=progress)
+    entries = run_job_here(spec or DEMO_SPEC, console=err).entries
     elapsed = time.perf_counter() - start
     rows = [e.to_dict() | {"bayes_logloss": bayes} for e in entries]
     if json_output:

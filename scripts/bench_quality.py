@@ -28,7 +28,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from nasrec.demo import DEMO_SPEC, ensure_planted
-    from nasrec.search.search import create_search
+    from nasrec.jobs import run_local
     from nasrec.spec import load_spec
 
     dataset = ensure_planted()
@@ -36,13 +36,12 @@ def main() -> None:
     base = load_spec(args.spec).to_dict() if args.spec else json.loads(json.dumps(DEMO_SPEC))
     per_seed = []
     for seed in args.seeds:
-        # named after its fingerprint: seed 0 of the demo's spec is the demo's own job
+        # found again by its spec: seed 0 of the demo's spec is the demo's own job
         spec = {**base, "seed": seed}
-        search = create_search(spec, load_if_exists=True)
         t0 = time.perf_counter()
-        entries = search.run()
-        row = _compare(entries, bayes)
-        row.update(seed=seed, seconds=time.perf_counter() - t0, job=search.name)
+        run = run_local(spec)
+        row = _compare(run.entries, bayes)
+        row.update(seed=seed, seconds=time.perf_counter() - t0, job=run.job_id)
         per_seed.append(row)
         if not args.json:
             _print_seed(row)

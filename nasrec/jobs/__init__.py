@@ -2,6 +2,7 @@
 
     Worker, WorkerConfig      the loop: claim -> run phases -> finish (``nasrec worker``, ``nasrec serve``)
     run_job                   one claimed job, phase by phase (prepare, supernet, search, finalize)
+    run_local                 a job run from the command line: the same phases, under a local lease
     Lease, StopReason         the heartbeat thread: renews the lease, reads the cancel flag
     ensure_ray, shutdown_ray  one Ray runtime per process, shared by every job it runs
 
@@ -12,6 +13,7 @@ checkpoints are copied from the job's study into the store's tables as they appe
 """
 
 from nasrec.jobs.lease import Lease, StopReason
+from nasrec.jobs.local import LocalRun, run_local
 from nasrec.jobs.ray_runtime import ensure_ray, shutdown_ray
 from nasrec.jobs.runner import JobStopped, run_job, study_name
 from nasrec.jobs.worker import Worker, WorkerConfig, new_worker_id
@@ -19,12 +21,14 @@ from nasrec.jobs.worker import Worker, WorkerConfig, new_worker_id
 __all__ = [
     "JobStopped",
     "Lease",
+    "LocalRun",
     "StopReason",
     "Worker",
     "WorkerConfig",
     "ensure_ray",
     "new_worker_id",
     "run_job",
+    "run_local",
     "shutdown_ray",
     "study_name",
 ]

@@ -8,6 +8,10 @@ written through short store sessions; none is held across a training step or an 
 
 Stops are cooperative: ``lease.should_stop()`` is polled between supernet steps (a checkpoint is
 saved), and between search rounds and retraining steps (the progress callbacks raise ``JobStopped``).
+
+This is the only phase sequence: a service worker (``nasrec.jobs.worker``) and ``nasrec search`` /
+``nasrec demo`` (``nasrec.jobs.local``, under a local lease) both run it; ``listener`` lets the
+command line draw progress bars from the same reports that are written to the store.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from nasrec.store import Dataset, Job, Store, crud
 
 if TYPE_CHECKING:
     from nasrec.search import Search
+    from nasrec.search.search import PhaseProgress
 
 __all__ = ["PHASES", "JobStopped", "run_dir_of", "run_job", "study_name"]
 
@@ -71,6 +76,7 @@ class _Runner:
     job: Job
     worker: str
     lease: Lease
+    listener: PhaseProgress | None = None
     search: Search | None = None
     seen_trials: set[int] = field(default_factory=set)
     _last_write: float = 0.0
@@ -100,6 +106,11 @@ class _Runner:
                 total=total,
                 progress=min(max(lo + (hi - lo) * part, 0.0), 1.0),
             )
+
+    def tell(self, phase: str, done: int, total: int, info: dict[str, Any]) -> None:
+        """Pass a phase report on to the listener (the command line's progress bars), if any."""
+        if self.listener is not None:
+            self.listener(phase, done, total, info)
 
     def check_stop(self) -> None:
         reason = self.lease.reason
@@ -143,6 +154,7 @@ class _Runner:
             )
 
         def report(phase: str, done: int, total: int, info: dict[str, Any]) -> None:
+            self.tell(phase, done, total, info)
             self.progress("supernet", done, total)
 
         self.progress("supernet", latest.step if latest is not None else 0, total)
@@ -167,6 +179,7 @@ class _Runner:
             sync_pareto(self.store, self.job.id, search)
 
         def report(phase: str, done: int, total: int, counts: dict[str, Any]) -> None:
+            self.tell(phase, done, total, counts)
             if sync_trials(self.store, self.job.id, search, seen=self.seen_trials):
                 sync_pareto(self.store, self.job.id, search)
             self.progress("search", done, total)
@@ -187,6 +200,7 @@ class _Runner:
         self._last_write = 0.0
 
         def report(phase: str, done: int, total: int, info: dict[str, Any]) -> None:
+            self.tell(phase, done, total, info)
             if phase == "finalize":
                 self._model = (done, max(total, 1))
                 self.progress("finalize", done, total)
@@ -232,14 +246,21 @@ def _claim_run_dir(run_dir: Path, study: str) -> None:
 
 
 def run_job(
-    store: Store, job: Job, *, worker: str, lease: Lease, start_ray: Callable[[], None]
+    store: Store,
+    job: Job,
+    *,
+    worker: str,
+    lease: Lease,
+    start_ray: Callable[[], None],
+    listener: PhaseProgress | None = None,
 ) -> dict[str, Any]:
     """Run (or resume) every phase of a claimed ``job``; returns its ``result``.
 
-    ``start_ray()`` starts the worker's Ray runtime (once; before the first evaluation). Raises
-    ``JobStopped`` when the lease says stop, and whatever a phase raised when it failed.
+    ``start_ray()`` starts the worker's Ray runtime (once; before the first evaluation);
+    ``listener(phase, done, total, info)`` sees every progress report. Raises ``JobStopped`` when the
+    lease says stop, and whatever a phase raised when it failed.
     """
-    runner = _Runner(store, job, worker, lease)
+    runner = _Runner(store, job, worker, lease, listener)
     search = runner.prepare()
     try:
         runner.check_stop()

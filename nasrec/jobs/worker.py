@@ -26,7 +26,7 @@ import time
 import traceback
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import DBAPIError
 
@@ -35,6 +35,9 @@ from nasrec.jobs.lease import Lease, StopReason
 from nasrec.jobs.ray_runtime import ensure_ray
 from nasrec.jobs.runner import JobStopped, run_job
 from nasrec.store import Job, JobState, LeaseLostError, Store, crud
+
+if TYPE_CHECKING:
+    from nasrec.search.search import PhaseProgress
 
 __all__ = ["Worker", "WorkerConfig", "new_worker_id"]
 
@@ -108,16 +111,19 @@ class Worker:
                 break
         return handled
 
-    def claim(self) -> Job | None:
+    def claim(self, job_id: int | None = None) -> Job | None:
+        """The next claimable job (or job ``job_id`` only), leased to this worker; None if none is."""
         try:
             with self.store.session(write=True) as session:
-                return crud.claim_job(session=session, worker=self.id, lease=self.lease)
+                return crud.claim_job(session=session, worker=self.id, lease=self.lease, job_id=job_id)
         except DBAPIError as exc:  # the database is away: try again at the next poll
             log.warning("worker %s could not claim a job: %s", self.id, exc)
             return None
 
-    def run_one(self, job: Job) -> JobState | None:
-        """Run one claimed job to a final state (or release / abandon it); the state it ended in."""
+    def run_one(self, job: Job, *, listener: PhaseProgress | None = None) -> JobState | None:
+        """Run one claimed job to a final state (or release / abandon it); the state it ended in.
+
+        ``listener`` sees the phases' progress reports (``nasrec.jobs.runner.run_job``)."""
         log.info("worker %s: job %d claimed (attempt %d)", self.id, job.id, job.attempts)
         if job.cancel_requested:
             return self._finish(job.id, JobState.CANCELLED)
@@ -139,7 +145,9 @@ class Worker:
         try:
             with lease:
                 self._heartbeat(job.id)
-                result = run_job(self.store, job, worker=self.id, lease=lease, start_ray=self._start_ray)
+                result = run_job(
+                    self.store, job, worker=self.id, lease=lease, start_ray=self._start_ray, listener=listener
+                )
             return self._finish(job.id, JobState.SUCCEEDED, result=result)
         except JobStopped as stop:
             return self._stopped(job.id, stop.reason)

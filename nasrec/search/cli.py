@@ -35,24 +35,37 @@ def search_command(
         str | None,
         typer.Option(help="SQLAlchemy URL of the job database (default: NASREC_DATABASE_URL or SQLite)."),
     ] = None,
-    run_dir: Annotated[
-        Path | None, typer.Option(help="Checkpoints and artifacts (default: the data home).")
-    ] = None,
 ) -> None:
     """Run a search job (supernet, search, finalisation) and print its leaderboard.
 
-    Running the same job again resumes it: finished phases and evaluated candidates are kept.
+    The job runs as a worker runs it (``nasrec.jobs.local``) and is stored with the others. Running
+    the same job again resumes it: finished phases and evaluated candidates are kept.
     """
-    from nasrec.search.search import create_search
     from nasrec.spec import load_spec
 
-    spec = load_spec(job)
-    search = create_search(spec, storage=storage, run_dir=run_dir, load_if_exists=True)
-    with phase_progress() as progress:
-        entries = search.run(progress=progress)
-    bayes = _bayes_logloss(search)
-    title = f"{search.name}: final leaderboard"
-    print_leaderboard(entries, json_output=json_output, bayes=bayes, title=title)
+    run = run_job_here(load_spec(job), database_url=storage)
+    bayes = _bayes_logloss(run.search)
+    title = f"{run.search.spec.job_name} (job {run.job_id}): final leaderboard"
+    print_leaderboard(run.entries, json_output=json_output, bayes=bayes, title=title)
+
+
+def run_job_here(spec: Any, *, database_url: str | None = None, console: Console | None = None) -> Any:
+    """Run ``spec`` locally with progress bars on stderr, saying where it is stored and what it reused."""
+    from rich.console import Console
+
+    from nasrec.jobs import run_local
+
+    console = console or Console(stderr=True)
+    with phase_progress(console) as progress:
+        run = run_local(spec, database_url=database_url, listener=progress)
+    where = f"database {run.database_url}, files {run.search.run_dir}"
+    if run.reused:
+        console.print(
+            f"[bold]job {run.job_id}[/] had already finished: its stored results are shown ({where})"
+        )
+    else:
+        console.print(f"[bold]job {run.job_id}[/] done ({where})")
+    return run
 
 
 def print_leaderboard(

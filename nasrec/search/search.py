@@ -507,16 +507,6 @@ class Search:
 
         return final_leaderboard(self)
 
-    def run(
-        self, *, progress: PhaseProgress | None = None, evaluator: Evaluator | None = None
-    ) -> list[Entry]:
-        """The whole job: supernet, search, finalisation; returns the final leaderboard."""
-        self.train_supernet(progress=progress)
-        self.run_search(evaluator, progress=progress)
-        entries = self.finalize(progress=progress)
-        self.set_phase("done")
-        return entries
-
     def architecture_of(self, trial: optuna.trial.FrozenTrial) -> Architecture:
         """A trial's architecture, from its stored JSON or (if it has none yet) its params."""
         from nasrec.space.architecture import Architecture

@@ -42,11 +42,16 @@ def tiny_job(dataset: Path, **overrides: Any) -> dict[str, Any]:
 def test_whole_job_on_ray_actors(tiny_dataset: Path, tmp_path: Path) -> None:
     import ray
 
+    from nasrec.jobs import run_local, shutdown_ray
+
     url = f"sqlite:///{tmp_path / 'jobs.db'}"
-    search = create_search(tiny_job(tiny_dataset), storage=url, run_dir=tmp_path / "run")
     seen: list[tuple[str, int, int]] = []
-    entries = search.run(progress=lambda phase, done, total, info: seen.append((phase, done, total)))
-    assert not ray.is_initialized()  # the pool shut down the Ray runtime it started
+    run = run_local(
+        tiny_job(tiny_dataset), database_url=url, listener=lambda p, d, t, i: seen.append((p, d, t))
+    )
+    search, entries = run.search, run.entries
+    assert ray.is_initialized()  # the worker's runtime, kept for its next job
+    shutdown_ray()
 
     # phases reported progress
     assert {p for p, _, _ in seen} >= {"supernet", "search", "finalize", "retrain"}
@@ -89,10 +94,9 @@ def test_whole_job_on_ray_actors(tiny_dataset: Path, tmp_path: Path) -> None:
     assert search.phase == "done"
 
     # a second run of the same job (another process would do the same) redoes nothing
-    again = load_search("tiny-job", storage=url, run_dir=tmp_path / "run")
-    before = len(again.trials())
-    assert [e.to_dict() for e in again.run()] == rows
-    assert len(again.trials()) == before
+    again = run_local(tiny_job(tiny_dataset), database_url=url)
+    assert again.reused and [e.to_dict() for e in again.entries] == rows
+    assert len(load_search(search.name, storage=url).trials()) == len(search.trials())
 
 
 def test_finalisation_never_touches_test_before_the_winner_is_chosen(

@@ -40,6 +40,7 @@ from nasrec.store.crud.jobs import (
     release_job,
     renew_lease,
     request_cancel,
+    requeue_job,
     set_progress,
 )
 from nasrec.store.crud.ownership import get_owned, owned
@@ -103,6 +104,7 @@ __all__ = [
     "pareto_front",
     "record_event",
     "release_job",
+    "requeue_job",
     "renew_lease",
     "request_cancel",
     "revoke_token",

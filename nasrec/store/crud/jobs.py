@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, true, update
 from sqlalchemy.orm import Session, aliased
 
 from nasrec.errors import ConfigError, ConflictError
@@ -109,9 +109,15 @@ def _claimable(job: Any, now: datetime) -> Any:
 
 
 def claim_job(
-    *, session: Session, worker: str, lease: timedelta = DEFAULT_LEASE, now: datetime | None = None
+    *,
+    session: Session,
+    worker: str,
+    lease: timedelta = DEFAULT_LEASE,
+    now: datetime | None = None,
+    job_id: int | None = None,
 ) -> Job | None:
-    """Take the oldest queued job, or a running one whose lease expired; None if there is none.
+    """Take the oldest queued job (or job ``job_id`` only), or a running one whose lease expired;
+    None if there is none.
 
     The job comes back ``running``, leased to ``worker`` until ``now + lease``. Two workers never
     get the same job while its lease is live.
@@ -122,7 +128,7 @@ def claim_job(
     queue = aliased(Job)
     pick = (
         select(queue.id)
-        .where(_claimable(queue, now))
+        .where(_claimable(queue, now), true() if job_id is None else queue.id == job_id)
         .order_by(queue.created_at, queue.id)
         .limit(1)
         .with_for_update(skip_locked=True)
@@ -253,6 +259,19 @@ def release_job(*, session: Session, job_id: int, worker: str) -> Job:
         session, job_id, worker, {"state": JobState.QUEUED, "lease_owner": None, "lease_expires_at": None}
     )
     add_event(session, job_id, f"released by worker {worker}; back in the queue")
+    session.commit()
+    return job
+
+
+def requeue_job(*, session: Session, job_id: int) -> Job:
+    """Put a failed or cancelled job back in the queue (its run resumes from what it stored)."""
+    job = session.get(Job, job_id)
+    if job is None:
+        raise ConflictError(f"job {job_id} does not exist")
+    if job.state not in (JobState.FAILED, JobState.CANCELLED):
+        raise ConflictError(f"job {job_id} is {job.state.value}; only failed or cancelled jobs are requeued")
+    job.state, job.error, job.cancel_requested, job.finished_at = JobState.QUEUED, None, False, None
+    add_event(session, job_id, "requeued: it resumes from its stored trials and checkpoints")
     session.commit()
     return job
 
