@@ -13,12 +13,13 @@ import typer
 from rich.console import Console
 
 from nasrec import __version__
+from nasrec.cost.cli import arch_app
 from nasrec.data.cli import app as data_app
 from nasrec.errors import NasrecError
 from nasrec.export.cli import export_command
 from nasrec.search.cli import search_command
 from nasrec.service_cli import serve_command, worker_command
-from nasrec.space.cli import arch_app, space_app
+from nasrec.space.cli import space_app
 from nasrec.store.cli import token_app, user_app
 from nasrec.train.cli import train_command
 

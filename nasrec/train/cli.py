@@ -112,7 +112,7 @@ def read_architecture(
     """(canonical architecture, model config) of an architecture file: validated against ``space`` or
     the space the file names, built with that space's model config (LayerNorm overridden if given)."""
     from nasrec.space import load_space
-    from nasrec.space.info import load_architecture_file
+    from nasrec.space.arch_file import load_architecture_file
     from nasrec.space.model_config import resolve_model_config
 
     arch, _, file_space = load_architecture_file(path)
