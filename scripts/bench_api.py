@@ -150,7 +150,7 @@ def nasrec_server(url: str, home: Path, processes: int = 1) -> Iterator[str]:
     """``nasrec serve --processes N`` (no job workers) on a free port; its base URL."""
     port = free_port()
     command = [
-        sys.executable, "-m", "nasrec.service_cli", "serve", "--workers", "0", "--processes", str(processes),
+        sys.executable, "-m", "server.cli", "serve", "--workers", "0", "--processes", str(processes),
         "--port", str(port), "--database-url", url, "--log-level", "warning",
     ]  # fmt: skip
     process = subprocess.Popen(

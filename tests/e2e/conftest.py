@@ -87,7 +87,7 @@ class Proc:
 
 
 def service_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "nasrec.service_cli", *args]
+    return [sys.executable, "-m", "server.cli", *args]
 
 
 @pytest.fixture
