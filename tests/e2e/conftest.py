@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from nasrec.testing.store import database_url, store  # noqa: F401
+from tests.support.store import database_url, store  # noqa: F401
 
 
 def session_members(sid: int) -> list[int]:
