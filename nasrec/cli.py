@@ -1,5 +1,9 @@
 """The ``nasrec`` command. Each area keeps its commands in its own module; this file wires them.
 
+``serve`` and ``worker`` start the HTTP service, which sits above the library: ``server.cli`` adds them
+to this ``app`` and is what the ``nasrec`` console script runs (``python -m nasrec.cli`` is the library's
+commands alone).
+
 Command modules import heavy libraries (torch, ray) inside the command functions, so that
 ``nasrec --help`` stays fast.
 """
@@ -13,12 +17,12 @@ import typer
 from rich.console import Console
 
 from nasrec import __version__
+from nasrec.cost.cli import arch_app
 from nasrec.data.cli import app as data_app
 from nasrec.errors import NasrecError
 from nasrec.export.cli import export_command
 from nasrec.search.cli import search_command
-from nasrec.service_cli import serve_command, worker_command
-from nasrec.space.cli import arch_app, space_app
+from nasrec.space.cli import space_app
 from nasrec.store.cli import token_app, user_app
 from nasrec.train.cli import train_command
 
@@ -36,8 +40,6 @@ app.add_typer(token_app, name="token")
 app.command(name="train")(train_command)
 app.command(name="export")(export_command)
 app.command(name="search")(search_command)
-app.command(name="serve")(serve_command)
-app.command(name="worker")(worker_command)
 
 err_console = Console(stderr=True)
 

@@ -38,6 +38,9 @@ from urllib.parse import urlencode
 import httpx
 import numpy as np
 
+# The repo root, so the tests' throwaway databases (tests.support.store) can be imported.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 TARGET_P99_MS = 100.0
 
 
@@ -69,7 +72,7 @@ def scenarios(candidates: int) -> list[Scenario]:
 
 @contextlib.contextmanager
 def database(backend: str, directory: Path) -> Iterator[str]:
-    from nasrec.testing.store import throwaway_database
+    from tests.support.store import throwaway_database
 
     with throwaway_database(backend, directory) as url:
         yield url
@@ -80,14 +83,14 @@ def populate(url: str, candidates: int, seed: int = 0) -> tuple[int, str]:
     from sqlalchemy import insert, text
 
     from nasrec.cost.flops import flops, params
+    from nasrec.data.schema import DatasetSchema
     from nasrec.space import load_space, sample_architecture
     from nasrec.store import Candidate, CandidateKind, open_store
     from nasrec.store import crud as store_crud
-    from server.testing import criteo_like_schema
 
     store = open_store(url)
     rng = np.random.default_rng(seed)
-    space, schema = load_space("nasrec_small"), criteo_like_schema()
+    space, schema = load_space("nasrec_small"), DatasetSchema.of_shape(13, [1000] * 26)  # Criteo-shaped
     pool = []
     for _ in range(256):  # distinct architectures, reused with distinct hashes
         arch = sample_architecture(space, rng)
@@ -150,7 +153,7 @@ def nasrec_server(url: str, home: Path, processes: int = 1) -> Iterator[str]:
     """``nasrec serve --processes N`` (no job workers) on a free port; its base URL."""
     port = free_port()
     command = [
-        sys.executable, "-m", "nasrec.service_cli", "serve", "--workers", "0", "--processes", str(processes),
+        sys.executable, "-m", "server.cli", "serve", "--workers", "0", "--processes", str(processes),
         "--port", str(port), "--database-url", url, "--log-level", "warning",
     ]  # fmt: skip
     process = subprocess.Popen(

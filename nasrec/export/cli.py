@@ -157,7 +157,7 @@ def _from_architecture(
 ) -> tuple[Any, dict[str, Any]]:
     import torch
 
-    from nasrec.train.cli import _with_progress, read_architecture
+    from nasrec.train.cli import read_architecture
 
     if steps < 0:
         raise ConfigError(f"--train-steps must be >= 0, got {steps}")
@@ -167,13 +167,12 @@ def _from_architecture(
 
         torch.manual_seed(seed)
         return SubNet(arch, dataset.schema, model, device="cpu"), {"steps": 0}
+    from nasrec.console import step_progress
     from nasrec.train import TrainConfig, train_subnet
 
     config = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, seed=seed, checkpoint_every=None)
-    result = _with_progress(
-        lambda progress: train_subnet(arch, dataset=dataset, model=model, config=config, progress=progress),
-        quiet=quiet,
-    )
+    with step_progress("training", metric="train_loss", quiet=quiet) as progress:
+        result = train_subnet(arch, dataset=dataset, model=model, config=config, progress=progress)
     return result.model, {**_val_metrics(result.metrics), "steps": result.step}
 
 

@@ -118,19 +118,9 @@ def leaderboard_table(entries: Sequence[Entry], *, bayes: float | None = None, t
 @contextmanager
 def phase_progress(console: Console | None = None) -> Iterator[Any]:
     """A ``progress(phase, done, total, info)`` callback drawing one rich bar per phase on stderr."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from nasrec.console import progress_bar
 
-    console = console or Console(stderr=True)
-    bars = Progress(
-        TextColumn("{task.description:<16}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.fields[info]}"),
-        console=console,
-        transient=False,
-    )
+    bars = progress_bar(fields="{task.fields[info]}", console=console)
     tasks: dict[str, Any] = {}
 
     def update(phase: str, done: int, total: int, info: dict[str, Any]) -> None:

@@ -49,6 +49,7 @@ def train_command(
     json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
 ) -> None:
     """Train one architecture from scratch and print its validation metrics and costs."""
+    from nasrec.console import step_progress
     from nasrec.cost import flops, params
     from nasrec.train.api import train_subnet
     from nasrec.train.config import TrainConfig
@@ -76,12 +77,10 @@ def train_command(
         import tempfile
 
         run_dir = Path(tempfile.mkdtemp(prefix="nasrec-train-"))
-    result = _with_progress(
-        lambda progress: train_subnet(
+    with step_progress("training", metric="train_loss", quiet=json_output) as progress:
+        result = train_subnet(
             arch, dataset=dataset, model=model, config=config, run_dir=run_dir, progress=progress
-        ),
-        quiet=json_output,
-    )
+        )
     out: dict[str, Any] = {
         "architecture": arch_file.name,
         "dataset": data,
@@ -113,7 +112,7 @@ def read_architecture(
     """(canonical architecture, model config) of an architecture file: validated against ``space`` or
     the space the file names, built with that space's model config (LayerNorm overridden if given)."""
     from nasrec.space import load_space
-    from nasrec.space.info import load_architecture_file
+    from nasrec.space.arch_file import load_architecture_file
     from nasrec.space.model_config import resolve_model_config
 
     arch, _, file_space = load_architecture_file(path)
@@ -121,30 +120,6 @@ def read_architecture(
     if sp is not None:
         arch.validate(sp)
     return arch.canonical(), resolve_model_config(sp, layernorm=layernorm)
-
-
-def _with_progress(run: Any, *, quiet: bool) -> Any:
-    """Run ``run(progress)`` under a rich progress bar (on stderr; nothing when ``quiet``)."""
-    if quiet:
-        return run(None)
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    with Progress(
-        TextColumn("training"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("loss {task.fields[loss]}"),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-    ) as bar:
-        task = bar.add_task("train", total=None, loss="-")
-
-        def progress(step: int, total: int, metrics: dict[str, Any]) -> None:
-            loss = metrics.get("train_loss")
-            bar.update(task, completed=step, total=total, loss="-" if loss is None else f"{loss:.4f}")
-
-        return run(progress)
 
 
 def _fmt(value: Any) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from nasrec.testing.store import database_url, store  # noqa: F401
+from tests.support.store import database_url, store  # noqa: F401
 
 
 def session_members(sid: int) -> list[int]:
@@ -87,7 +87,7 @@ class Proc:
 
 
 def service_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "nasrec.service_cli", *args]
+    return [sys.executable, "-m", "server.cli", *args]
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import pytest
 from nasrec.jobs import Worker, WorkerConfig
 from nasrec.spec import JobSpec
 from nasrec.store import Job, Store, User, crud
-from nasrec.testing.store import database_url, store  # noqa: F401
+from tests.support.store import database_url, store  # noqa: F401
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ from nasrec.jobs import Worker, run_local
 from nasrec.store import Candidate, JobState, crud, open_store
 from server.core.config import Settings
 from server.main import create_app
-from server.testing import Account
+from tests.support.service import Account
 
 pytestmark = pytest.mark.slow
 

@@ -1,4 +1,4 @@
-"""The real app over real databases (SQLite and PostgreSQL, see ``nasrec.testing.store``)."""
+"""The real app over real databases (SQLite and PostgreSQL, see ``tests.support.store``)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from nasrec.store import Store
-from nasrec.testing.store import database_url, store  # noqa: F401
 from server.core.config import Settings
 from server.main import create_app
-from server.testing import Account
+from tests.support.service import Account
+from tests.support.store import database_url, store  # noqa: F401
 
 KiB = 1024
 

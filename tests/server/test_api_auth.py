@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from nasrec.store import Store
 from server.core.config import Settings, is_loopback
 from server.main import create_app
-from server.testing import Account
+from tests.support.service import Account
 
 
 def test_health_needs_no_token(client: TestClient) -> None:

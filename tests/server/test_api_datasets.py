@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from nasrec.store import Store, crud, make_engine
 from server.core.config import Settings
 from server.core.datasets import _record
-from server.testing import Account, criteo_lines
+from tests.support.service import Account, criteo_lines
 
 API = "/api/v1/datasets"
 

@@ -13,7 +13,7 @@ from nasrec.store import Store
 from server.core.config import Settings
 from server.core.errors import status_of
 from server.main import create_app
-from server.testing import Account, add_dataset_row
+from tests.support.service import Account, add_dataset_row
 
 BAD_REQUESTS = [
     # (method, path, kwargs, status, fragment of the message)

@@ -8,10 +8,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from nasrec.store import Store, crud, current_revision, head_revision, make_engine
-from nasrec.testing.store import BACKENDS, throwaway_database
 from server.core.config import Settings
 from server.main import create_app
-from server.testing import Account, add_dataset_row
+from tests.support.service import Account, add_dataset_row
+from tests.support.store import BACKENDS, throwaway_database
 
 
 def test_metrics(client: TestClient, store: Store, alice: Account) -> None:

@@ -7,7 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from nasrec.store import JobState, Store, crud
-from server.testing import Account, add_dataset_row
+from tests.support.service import Account, add_dataset_row
 
 API = "/api/v1/jobs"
 

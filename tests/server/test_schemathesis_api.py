@@ -23,10 +23,10 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from nasrec.store import Store, crud
-from nasrec.testing.store import database_url, store  # noqa: F401
 from server.core.config import Settings
 from server.main import create_app
-from server.testing import Account, seed_search_job
+from tests.support.service import Account, seed_search_job
+from tests.support.store import database_url, store  # noqa: F401
 
 MAX_EXAMPLES = 100
 CONFIG = {"generation": {"mode": "all", "max-examples": MAX_EXAMPLES}, "seed": 2024}

@@ -1,11 +1,11 @@
-"""Every store test runs on SQLite and on a real PostgreSQL (see ``nasrec.testing.store``)."""
+"""Every store test runs on SQLite and on a real PostgreSQL (see ``tests.support.store``)."""
 
 from __future__ import annotations
 
 import pytest
 
 from nasrec.store import Store, User, crud
-from nasrec.testing.store import database_url, store  # noqa: F401
+from tests.support.store import database_url, store  # noqa: F401
 
 
 @pytest.fixture

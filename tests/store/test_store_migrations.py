@@ -13,7 +13,7 @@ from sqlalchemy import inspect, text
 
 from nasrec.store import Base, crud, current_revision, head_revision, make_engine, open_store
 from nasrec.store.migrate import VERSION_TABLE, downgrade, include_object, upgrade
-from nasrec.testing.store import BACKENDS, throwaway_database
+from tests.support.store import BACKENDS, throwaway_database
 
 NASREC_TABLES = {t.name for t in Base.metadata.sorted_tables}
 

@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 
 from nasrec.store import Store
-from nasrec.testing.store import database_url, store  # noqa: F401
 from server.core.config import Settings
 from server.main import create_app
-from server.testing import Account, LiveServer, serve
+from tests.support.service import Account, LiveServer, serve
+from tests.support.store import database_url, store  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("NASREC_CHROMIUM", "/usr/bin/chromium")

@@ -2,7 +2,7 @@
 progress and events, sort the leaderboard, see the Pareto plot, open a candidate, export it.
 
 The job, its progress and its candidates are written through the crud functions the workers use
-(``server.testing.seed_search_job``); everything the page shows comes through the JSON API.
+(``tests.support.service.seed_search_job``); everything the page shows comes through the JSON API.
 Screenshots go to ``screenshots/ui/`` (or ``NASREC_SCREENSHOTS``).
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from nasrec.store import Candidate, crud
-from server.testing import Account, LiveServer, SeededJob, seed_search_job
+from tests.support.service import Account, LiveServer, SeededJob, seed_search_job
 
 
 def _login(page: Any, server: LiveServer, account: Account, then: str) -> None:

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from nasrec.store import Store, crud
 from server.core.config import Settings
 from server.main import create_app
-from server.testing import Account, seed_search_job
+from tests.support.service import Account, seed_search_job
 
 EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["'](?:https?:)?//""", re.I)
 

@@ -2,7 +2,7 @@
 
 Use from a ``conftest.py``::
 
-    from nasrec.testing.store import database_url, store, throwaway_database  # noqa: F401
+    from tests.support.store import database_url, store  # noqa: F401
 
 ``database_url`` is parametrised over ``sqlite`` and ``postgresql``: one migrated database per
 backend and test session (a SQLite file in a temp directory; a PostgreSQL database named

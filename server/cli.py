@@ -3,6 +3,11 @@
     nasrec serve [--host 127.0.0.1] [--port 8000] [--workers 1] [--processes 1] [--no-auth [--force]]
     nasrec worker [--lease 60] [--poll 2] [--max-jobs N] [--exit-when-idle]
 
+The ``nasrec`` console script is this module's ``main``: it adds these two commands to the library's
+``nasrec.cli.app`` (complete for everything else), so ``nasrec/`` never imports ``server/``. Chosen over
+an entry-point group because entry points are read from installed metadata, which a checkout changes
+only when reinstalled; here the commands are what the tree says.
+
 Both use ``NASREC_DATABASE_URL`` (default: SQLite in ``NASREC_HOME``) unless ``--database-url`` is
 given, and ``NASREC_RAY_ADDRESS`` for Ray (default: an embedded local Ray, started by the first job).
 ``serve`` runs its workers as threads of the server process (with ``--processes N``, the API runs in
@@ -25,13 +30,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from nasrec.cli import app, main
 from nasrec.errors import ConfigError, ConflictError
 
 if TYPE_CHECKING:
     from nasrec.store import Store
     from server.core.config import Settings
 
-__all__ = ["app", "ensure_admin", "serve_command", "worker_command"]
+__all__ = ["app", "ensure_admin", "main", "serve_command", "worker_command"]
 
 ADMIN_NAME = "admin"
 #: Seconds ``serve`` waits for its workers to release their jobs on shutdown.
@@ -245,30 +251,8 @@ def _say(message: str) -> None:
     typer.echo(message)
 
 
-app = typer.Typer(help="The nasrec service: API server and job workers.", no_args_is_help=True)
 app.command(name="serve")(serve_command)
 app.command(name="worker")(worker_command)
 
-
-def main() -> None:
-    """``python -m nasrec.service_cli``: nasrec errors as one line, as the ``nasrec`` command does."""
-    import sys
-
-    import click
-
-    from nasrec.errors import NasrecError
-
-    try:
-        app(standalone_mode=False)
-    except NasrecError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        sys.exit(1)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except (KeyboardInterrupt, click.Abort):
-        sys.exit(130)
-
-
-if __name__ == "__main__":
+if __name__ == "__main__":  # ``python -m server.cli ...``: what the ``nasrec`` console script runs
     main()

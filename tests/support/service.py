@@ -1,4 +1,5 @@
-"""Helpers for tests of the service (fixtures live in ``tests/server/conftest.py``)."""
+"""Helpers for tests of the service: accounts, dataset rows, a seeded job, a live server (the fixtures
+built on them live in ``tests/server/conftest.py`` and ``tests/ui/conftest.py``)."""
 
 from __future__ import annotations
 
@@ -59,17 +60,6 @@ def criteo_lines(rows: int, seed: int = 0) -> str:
     return "\n".join(lines) + "\n"
 
 
-def criteo_like_schema() -> Any:
-    """A Criteo-shaped ``DatasetSchema`` (13 dense, 26 sparse features) for analytic costs."""
-    from nasrec.data.schema import DatasetSchema, SparseFeature
-
-    return DatasetSchema(
-        label="label",
-        dense=tuple(f"I{i}" for i in range(1, 14)),
-        sparse=tuple(SparseFeature(f"C{i}", 1000) for i in range(1, 27)),
-    )
-
-
 @dataclass
 class SeededJob:
     job_id: int
@@ -96,12 +86,13 @@ def seed_search_job(
     import numpy as np
 
     from nasrec.cost.flops import flops, params
+    from nasrec.data.schema import DatasetSchema
     from nasrec.search.leaderboard import pareto_ranks
     from nasrec.space import load_space, sample_architecture
     from nasrec.spec import JobSpec
 
     dataset_id = add_dataset_row(store, owner, dataset, path=dataset_path)
-    space, schema = load_space("nasrec_small"), criteo_like_schema()
+    space, schema = load_space("nasrec_small"), DatasetSchema.of_shape(13, [1000] * 26)  # Criteo-shaped
     rng = np.random.default_rng(seed)
     worker = f"test-worker-{seed}"
     with store.session(write=True) as session:

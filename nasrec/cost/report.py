@@ -1,33 +1,13 @@
-"""What ``nasrec arch info`` reports: load an architecture file in either format and cost it."""
+"""What ``nasrec arch info`` reports: an architecture file's canonical form and its costs."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from nasrec.errors import ConfigError, NotFoundError
-from nasrec.space.architecture import Architecture
+from nasrec.errors import ConfigError
 
-
-def load_architecture_file(path: Path) -> tuple[Architecture, str, str | None]:
-    """(architecture, format, space name named by the file) for a nasrec or reference JSON file."""
-    from nasrec.space.reference import is_reference_format, reference_space_name
-
-    if not path.is_file():
-        raise NotFoundError(f"architecture file {str(path)!r} not found")
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path.name}: not valid JSON: {exc}") from None
-    if is_reference_format(data):
-        return Architecture.from_nasrec_json(data), "reference", reference_space_name(data)
-    if isinstance(data, dict) and "blocks" in data:
-        space = data.get("space")
-        return Architecture.from_dict(data), "nasrec", space if isinstance(space, str) else None
-    raise ConfigError(
-        f"{path.name}: neither a nasrec architecture ('blocks') nor a reference config ('macro')"
-    )
+__all__ = ["architecture_info", "parse_shape"]
 
 
 def architecture_info(
@@ -38,8 +18,12 @@ def architecture_info(
     shape: str | None = None,
     layernorm: bool | None = None,
 ) -> dict[str, Any]:
-    from nasrec.cost import embedding_params, op_costs
+    """The architecture in ``path`` (validated against ``space_name`` or the space the file names):
+    canonical hash, live blocks and, given a registered ``dataset`` or a ``shape`` ("N_DENSE,N_SPARSE"),
+    FLOPs and parameters per op (embedding parameters need the dataset's tables)."""
+    from nasrec.cost.flops import embedding_params, op_costs
     from nasrec.data.schema import DatasetSchema
+    from nasrec.space.arch_file import load_architecture_file
     from nasrec.space.model_config import resolve_model_config
     from nasrec.space.space import load_space
 
@@ -90,6 +74,7 @@ def architecture_info(
 
 
 def parse_shape(text: str) -> tuple[int, int]:
+    """``"13,26"`` -> (13, 26): the dense and sparse feature counts ``--shape`` gives."""
     try:
         dense, sparse = (int(part) for part in text.split(","))
     except ValueError:

@@ -1,1 +1,0 @@
-"""Test helpers that ship with the package (conformance fixtures for the backends)."""
