@@ -21,7 +21,7 @@ from nasrec.cost.cli import arch_app
 from nasrec.data.cli import app as data_app
 from nasrec.errors import NasrecError
 from nasrec.export.cli import export_command
-from nasrec.search.cli import search_command
+from nasrec.jobs.cli import search_command
 from nasrec.space.cli import space_app
 from nasrec.store.cli import token_app, user_app
 from nasrec.train.cli import train_command
@@ -65,7 +65,7 @@ def demo(
     json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
 ) -> None:
     """Run the whole pipeline on the built-in planted synthetic dataset."""
-    from nasrec.demo import run_demo
+    from nasrec.jobs.demo import run_demo
 
     run_demo(json_output=json_output)
 

@@ -1,6 +1,6 @@
 """Search quality on the planted data: the winner's test log loss vs the baselines', over seeds.
 
-For each seed, runs the demo's job (``nasrec.demo.DEMO_SPEC``, or ``--spec job.yaml``) with that seed:
+For each seed, runs the demo's job (``nasrec.jobs.demo.DEMO_SPEC``, or ``--spec job.yaml``) with that seed:
 supernet, search, top-k retrained from scratch, the winner and the baselines tested once. Then compares,
 per seed, the winner's test log loss and its excess over the Bayes log loss (the teacher's entropy, the
 floor) with each baseline's, next to their FLOPs.
@@ -27,8 +27,8 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
-    from nasrec.demo import DEMO_SPEC, ensure_planted
     from nasrec.jobs import run_local
+    from nasrec.jobs.demo import DEMO_SPEC, ensure_planted
     from nasrec.spec import load_spec
 
     dataset = ensure_planted()

@@ -43,7 +43,7 @@ def main() -> None:
 
     from scipy.stats import kendalltau, spearmanr
 
-    from nasrec.demo import DEMO_SPEC, ensure_planted
+    from nasrec.jobs.demo import DEMO_SPEC, ensure_planted
     from nasrec.search.evaluate import CandidateEvaluator, evaluation_settings
     from nasrec.search.finalize import retrain_config
     from nasrec.search.search import create_search

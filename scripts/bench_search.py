@@ -44,7 +44,7 @@ def main() -> None:
 
     import ray
 
-    from nasrec.demo import DEMO_SPEC, ensure_planted
+    from nasrec.jobs.demo import DEMO_SPEC, ensure_planted
     from nasrec.search.evaluate import ActorPoolEvaluator, evaluation_settings
     from nasrec.search.search import create_search
     from nasrec.space import sample_architecture

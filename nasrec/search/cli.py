@@ -1,7 +1,8 @@
-"""``nasrec search JOB.yaml``: run a whole job locally, with progress bars, and print the leaderboard.
+"""What ``nasrec search`` and ``nasrec demo`` show: per-phase progress bars and the leaderboard.
 
 Progress goes to stderr; the leaderboard (a table, or with ``--json`` a JSON list) to stdout, so
-``nasrec search job.yaml --json > board.json`` captures only the result.
+``nasrec search job.yaml --json > board.json`` captures only the result. The command itself runs a
+job, so it lives above the job layer (``nasrec.jobs.cli``).
 """
 
 from __future__ import annotations
@@ -10,8 +11,7 @@ import json
 import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -21,51 +21,9 @@ if TYPE_CHECKING:
 
     from nasrec.search.leaderboard import Entry
 
-__all__ = ["leaderboard_table", "phase_progress", "search_command"]
+__all__ = ["bayes_logloss", "leaderboard_table", "phase_progress", "print_leaderboard"]
 
 PHASES = {"supernet": "train supernet", "search": "search", "retrain": "retrain", "finalize": "finalize"}
-
-
-def search_command(
-    job: Annotated[Path, typer.Argument(help="The job spec (YAML).", exists=False)],
-    json_output: Annotated[
-        bool, typer.Option("--json", help="Print the final leaderboard as JSON on stdout.")
-    ] = False,
-    storage: Annotated[
-        str | None,
-        typer.Option(help="SQLAlchemy URL of the job database (default: NASREC_DATABASE_URL or SQLite)."),
-    ] = None,
-) -> None:
-    """Run a search job (supernet, search, finalisation) and print its leaderboard.
-
-    The job runs as a worker runs it (``nasrec.jobs.local``) and is stored with the others. Running
-    the same job again resumes it: finished phases and evaluated candidates are kept.
-    """
-    from nasrec.spec import load_spec
-
-    run = run_job_here(load_spec(job), database_url=storage)
-    bayes = _bayes_logloss(run.search)
-    title = f"{run.search.spec.job_name} (job {run.job_id}): final leaderboard"
-    print_leaderboard(run.entries, json_output=json_output, bayes=bayes, title=title)
-
-
-def run_job_here(spec: Any, *, database_url: str | None = None, console: Console | None = None) -> Any:
-    """Run ``spec`` locally with progress bars on stderr, saying where it is stored and what it reused."""
-    from rich.console import Console
-
-    from nasrec.jobs import run_local
-
-    console = console or Console(stderr=True)
-    with phase_progress(console) as progress:
-        run = run_local(spec, database_url=database_url, listener=progress)
-    where = f"database {run.database_url}, files {run.search.run_dir}"
-    if run.reused:
-        console.print(
-            f"[bold]job {run.job_id}[/] had already finished: its stored results are shown ({where})"
-        )
-    else:
-        console.print(f"[bold]job {run.job_id}[/] done ({where})")
-    return run
 
 
 def print_leaderboard(
@@ -147,7 +105,7 @@ def _info(info: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
-def _bayes_logloss(search: Any) -> float | None:
+def bayes_logloss(search: Any) -> float | None:
     try:
         value = search.dataset.meta.get("bayes_logloss", {})
     except Exception:

@@ -149,7 +149,7 @@ def test_cli_search_command_prints_json(
     import typer
     from typer.testing import CliRunner
 
-    from nasrec.search.cli import search_command
+    from nasrec.jobs.cli import search_command
 
     job = tiny_job(
         tiny_dataset,
@@ -176,7 +176,7 @@ def test_demo_runs_its_own_space_and_baselines_and_reports_the_bayes_floor(
 ) -> None:
     """``run_demo`` end to end (the real entry point and the demo's own space, constraint and
     baselines) with budgets cut down; the planted dataset is synthesized on first use."""
-    from nasrec.demo import DEMO_SPEC, run_demo
+    from nasrec.jobs.demo import DEMO_SPEC, run_demo
 
     spec = json.loads(json.dumps(DEMO_SPEC))
     spec["supernet"] = {"steps": 20, "batch_size": 256, "warmup_k": 2, "checkpoint_every": 10}

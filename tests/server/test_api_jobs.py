@@ -55,7 +55,7 @@ def test_submit_and_show(client: TestClient, alice: Account, job: dict) -> None:
 
 def test_submit_with_an_inline_space(client: TestClient, store: Store, alice: Account) -> None:
     """A space defined in the request body is accepted; a path on the server never is."""
-    from nasrec.demo import DEMO_SPACE
+    from nasrec.jobs.demo import DEMO_SPACE
 
     add_dataset_row(store, alice, "d")
     response = client.post(API, headers=alice.headers, json={"dataset": "d", "space": DEMO_SPACE})

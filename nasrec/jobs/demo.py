@@ -83,7 +83,8 @@ def run_demo(*, json_output: bool = False, spec: dict[str, Any] | None = None) -
     bayes = _bayes(info)
     if not json_output:
         _print_info(info)
-    from nasrec.search.cli import print_leaderboard, run_job_here
+    from nasrec.jobs.cli import run_job_here
+    from nasrec.search.cli import print_leaderboard
 
     entries = run_job_here(spec or DEMO_SPEC, console=err).entries
     elapsed = time.perf_counter() - start
