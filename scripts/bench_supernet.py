@@ -36,7 +36,7 @@ from nasrec.nets import PathSampler, SuperNet, onednn_linear
 from nasrec.nets.subnet import SubNet
 from nasrec.space import Architecture, load_space
 from nasrec.space.model_config import ModelConfig
-from nasrec.train.loop import clip_and_step
+from nasrec.train.optimizers import clip_and_step
 
 REFERENCE_EXAMPLES_PER_S = {"nasrec_full": 440.0, "nasrec_small": 1030.0}
 CONFIGS = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "nasrec_configs"

@@ -1,35 +1,39 @@
-"""The training loop shared by supernet and subnet training: a plain function, no Ray required.
+"""The one training loop, shared by supernet and subnet training and the candidates' head fine-tune.
 
 ``train_loop`` runs in the caller's process (tests, evaluation actors, single-worker runs) or inside a Ray
-Train worker (``nasrec.train.ray_trainer``), where it is handed a ``Comm`` for data parallelism. What
-differs between a supernet and a subnet is in a ``TrainTask``: how a training step calls the model (the
-supernet draws a path per step), how validation is computed, and the metadata stored in checkpoints.
+Train worker (``nasrec.train.ray_train``), where it is handed a ``Comm`` for data parallelism. What differs
+between runs is in a ``TrainTask``: how a training step calls the model (the supernet draws a path per
+step), which parameters learn, how validation is computed, and the metadata stored in checkpoints.
 
-Everything that decides the next step's numbers is checkpointed, so a resumed run continues the same
-trajectory: model (with embedding optimizer state), dense / sparse optimizers, LR schedulers, the torch RNG,
-the path sampler's numpy Generator, and the data position (epoch, batch within the epoch).
+The loop is assembled from parts that can be used on their own (the benchmark times ``train_step``):
+
+    Optimizers   (optimizers.py)  dense optimizer + embedding update + LR schedules + clipping
+    train_step                    one optimisation step on one batch
+    RunState     (run_state.py)   step, data position and RNG; checkpoint (``save_run``) and resume
+    _LossLog                      the mean train loss per window, reported through ``progress``
+    _finish                       validation, the final checkpoint and the result
 """
 
 from __future__ import annotations
 
-import json
 import math
-import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from nasrec.data.schema import Batch
-from nasrec.errors import ConfigError, ConflictError
-from nasrec.train.checkpoint import Checkpoint, checkpoints_dir, latest_checkpoint, save_checkpoint
+from nasrec.errors import ConfigError
+from nasrec.train.checkpoint import Checkpoint
 from nasrec.train.config import TrainConfig
 from nasrec.train.distributed import Comm, ReplicatedEmbeddings
 from nasrec.train.guard import check_split_allowed
-from nasrec.train.schedule import WarmupCosine
+from nasrec.train.optimizers import Optimizers
+from nasrec.train.run_state import RunState, latest_path, open_run, restore, save_run
 
 #: ``progress(step, total, metrics)``: called every ``log_every`` steps and at the end.
 ProgressFn = Callable[[int, int, dict[str, Any]], None]
@@ -39,19 +43,29 @@ StopFn = Callable[[], bool]
 
 @dataclass
 class TrainTask:
-    """What differs between supernet and subnet training.
+    """What differs between training runs.
 
-    forward:  ``(model, batch, step, rng) -> logits (B)`` for one training step; ``rng`` is the run's
-              checkpointed numpy Generator (the supernet draws its path from it).
-    validate: ``(model, val_view) -> metrics`` run once at the end (on rank 0).
-    metadata: JSON-able facts stored in every checkpoint (kind, schema, space or architecture, dataset),
-              enough for ``load_supernet`` / ``load_subnet`` to rebuild the model.
+    forward:   ``(model, batch, step, rng) -> logits (B)`` for one training step; ``rng`` is the run's
+               checkpointed numpy Generator (the supernet draws its path from it).
+    validate:  ``(model, val_view) -> metrics`` run once at the end (on rank 0); None: no validation.
+    metadata:  JSON-able facts stored in every checkpoint (kind, schema, space or architecture, dataset),
+               enough for ``load_supernet`` / ``load_subnet`` to rebuild the model.
+    trainable: None trains every dense parameter that requires grad, and the embeddings. A list trains
+               those parameters only: the embeddings get no optimizer and keep their lr. ``forward`` must
+               then keep gradients away from the rest (fbgemm updates its tables inside ``backward``).
     """
 
     model: Any
     forward: Callable[[Any, Batch, int, np.random.Generator], Any]
     validate: Callable[[Any, Any], dict[str, Any]] | None
     metadata: dict[str, Any]
+    trainable: list[Any] | None = None
+
+    def optimizers(self, config: TrainConfig, total: int) -> Optimizers:
+        """The optimizers of a ``total``-step run of this task."""
+        if self.trainable is None:
+            return Optimizers.for_model(self.model, config, total)
+        return Optimizers(self.trainable, config, total)
 
 
 @dataclass(frozen=True)
@@ -76,118 +90,38 @@ class TrainResult:
         return self.step >= self.total_steps and not self.stopped
 
 
-def make_dense_optimizer(params: list[Any], config: TrainConfig) -> Any:
-    """The dense optimizer; weight decay (an L2 term, as the reference) only on matrices, not biases / LN."""
-    import torch
+def train_step(
+    task: TrainTask,
+    optimizers: Optimizers,
+    batch: Batch,
+    step: int,
+    rng: np.random.Generator,
+    *,
+    comm: Comm | None = None,
+    sync: ReplicatedEmbeddings | None = None,
+) -> float:
+    """One optimisation step on one global ``batch`` (on the parameters' device); its mean loss.
 
-    decay = [p for p in params if p.ndim >= 2]
-    rest = [p for p in params if p.ndim < 2]
-    groups = [
-        g
-        for g in (
-            {"params": decay, "weight_decay": config.weight_decay},
-            {"params": rest, "weight_decay": 0.0},
-        )
-        if g["params"]
-    ]
-    if not groups:
-        raise ConfigError("the model has no dense parameters to train")
-    # fused: one kernel updates every parameter (the for-loop version runs several ops per parameter,
-    # and a supernet step updates a few hundred); CPU and CUDA have fused kernels
-    fused = all(p.device.type in ("cpu", "cuda") for p in params)
-    if config.optimizer == "adagrad":
-        return torch.optim.Adagrad(groups, lr=config.lr, eps=1e-2, fused=fused)
-    if config.optimizer == "adam":
-        return torch.optim.Adam(groups, lr=config.lr, eps=1e-8, fused=fused)
-    return torch.optim.SGD(groups, lr=config.lr, momentum=0.9, nesterov=True, fused=fused)
-
-
-def clip_and_step(optimizer: Any, params: list[Any], max_norm: float | None) -> None:
-    """``torch.nn.utils.clip_grad_norm_`` over the parameters that have a gradient, then ``optimizer.step()``.
-
-    torch's clip scales every gradient by ``min(1, max_norm / (norm + 1e-6))`` in a pass of its own, even
-    when that is 1. Here nothing is scaled when nothing is clipped, and a fused optimizer divides by the
-    reciprocal inside its kernel, which reads every gradient anyway (``grad_scale``: how torch's
-    GradScaler hands it a scale). The gradients are left clipped either way.
+    Zero the gradients, hand a fused embedding update this step's lr, ``task.forward``, BCE-with-logits,
+    backward, then clip, update and advance the schedules. Data parallel (``comm`` and ``sync`` together):
+    this worker computes its share of the batch, and the gradients are combined before the update.
     """
-    import torch
+    import torch.nn.functional as F
 
-    if max_norm is not None:
-        with_grad = [p for p in params if p.grad is not None]
-        total = torch.nn.utils.get_total_norm([p.grad for p in with_grad])
-        if not bool(max_norm / (total + 1e-6) >= 1.0):  # NaN norms are scaled too, as torch does
-            if optimizer.defaults.get("fused"):
-                optimizer.grad_scale = (total + 1e-6) / max_norm
-            else:
-                torch.nn.utils.clip_grads_with_norm_(with_grad, max_norm, total)
-    try:
-        optimizer.step()
-    finally:
-        optimizer.__dict__.pop("grad_scale", None)
-
-
-class _Optimizers:
-    """Dense optimizer, sparse optimizer (or fbgemm's fused one), and their schedules, as one unit."""
-
-    def __init__(self, model: Any, config: TrainConfig, total: int) -> None:
-        from torch.optim.lr_scheduler import LambdaLR
-
-        self.dense_params = [p for p in model.dense_parameters() if p.requires_grad]
-        self.dense = make_dense_optimizer(self.dense_params, config)
-        warmup = config.resolved_warmup(total)
-        self.dense_schedule = LambdaLR(self.dense, WarmupCosine(total, warmup, config.min_lr / config.lr))
-        self.sparse_lr = config.resolved_sparse_lr
-        model.embeddings.set_learning_rate(self.sparse_lr)  # the peak; schedules scale it from here
-        self.sparse_shape = WarmupCosine(total, warmup, min(config.min_lr / self.sparse_lr, 1.0))
-        embeddings = self._embeddings = model.embeddings
-        self.sparse = embeddings.optimizer()
-        self.sparse_schedule = LambdaLR(self.sparse, self.sparse_shape) if self.sparse is not None else None
-        # fbgemm's fused optimizer has no torch optimizer to schedule: set its lr by hand each step
-        self._set_fused_lr = (
-            None if self.sparse is not None else getattr(embeddings, "set_learning_rate", None)
-        )
-
-    def zero_grad(self) -> None:
-        self.dense.zero_grad(set_to_none=True)
-        if self.sparse is not None:
-            self.sparse.zero_grad(set_to_none=True)
-
-    def before_step(self, step: int) -> None:
-        """Fused updates happen during ``backward``: give them this step's lr first."""
-        if self._set_fused_lr is not None:
-            self._set_fused_lr(self.sparse_lr * self.sparse_shape(step))
-
-    def step(self, grad_clip: float | None) -> None:
-        clip_and_step(self.dense, self.dense_params, grad_clip)
-        if self.sparse is not None:
-            self.sparse.step()
-        self.dense_schedule.step()
-        if self.sparse_schedule is not None:
-            self.sparse_schedule.step()
-            # keep the module's own record of its lr (reported, and saved in its state) in step
-            self._embeddings.set_learning_rate(float(self.sparse.param_groups[0]["lr"]))  # type: ignore[union-attr]
-
-    @property
-    def lr(self) -> float:
-        return float(self.dense.param_groups[0]["lr"])
-
-    def sparse_lr_at(self, step: int) -> float:
-        return self.sparse_lr * self.sparse_shape(step)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {
-            "dense_optimizer": self.dense.state_dict(),
-            "dense_scheduler": self.dense_schedule.state_dict(),
-            "sparse_optimizer": None if self.sparse is None else self.sparse.state_dict(),
-            "sparse_scheduler": None if self.sparse_schedule is None else self.sparse_schedule.state_dict(),
-        }
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.dense.load_state_dict(state["dense_optimizer"])
-        self.dense_schedule.load_state_dict(state["dense_scheduler"])
-        if self.sparse is not None:
-            self.sparse.load_state_dict(state["sparse_optimizer"])
-            self.sparse_schedule.load_state_dict(state["sparse_scheduler"])  # type: ignore[union-attr]
+    optimizers.zero_grad()
+    optimizers.before_backward(step)
+    local = batch
+    if sync is not None:
+        sync.begin(batch.sparse)
+        local = comm.local_batch(batch)  # type: ignore[union-attr]
+    logits = task.forward(task.model, local, step, rng)
+    loss = F.binary_cross_entropy_with_logits(logits, local.labels)
+    loss.backward()
+    if sync is not None:
+        sync.backward()
+        comm.all_reduce_mean_([p.grad for p in optimizers.dense_params if p.grad is not None])  # type: ignore[union-attr]
+    optimizers.step()
+    return float(loss.detach())
 
 
 def train_loop(
@@ -209,11 +143,6 @@ def train_loop(
     says stop. Without ``run_dir`` nothing is written and ``should_stop`` simply ends the run.
     ``resume=False`` starts over, discarding the run dir's checkpoints.
     """
-    import torch
-    import torch.nn.functional as F
-
-    from nasrec.data import BatchLoader
-
     model = task.model
     rank0 = comm is None or comm.rank == 0
     check_split_allowed(train_view, training=True)
@@ -225,176 +154,144 @@ def train_loop(
             f"the train split has {len(train_view)} rows, fewer than one batch of {config.batch_size}"
         )
     total = config.total_steps(len(train_view))
-    opt = _Optimizers(model, config, total)
-    device = opt.dense_params[0].device
-    rng = np.random.default_rng(config.seed)
-    step, epoch, batch_in_epoch = 0, 0, 0
-
-    if run_dir is not None and not resume and rank0:
-        shutil.rmtree(checkpoints_dir(run_dir), ignore_errors=True)  # start over
-    if comm is not None:
-        comm.barrier()
-    start = latest_checkpoint(run_dir) if (run_dir is not None and resume) else None
+    optimizers = task.optimizers(config, total)
+    state = RunState.start(config.seed)
+    start = open_run(run_dir, resume=resume, task=task, config=config, comm=comm)
     if start is not None:
-        meta = start.metadata
-        _check_same_run(meta, task, config)
-        if meta.get("final"):
+        if start.metadata.get("final"):
+            meta = start.metadata
             return TrainResult(start.path, dict(meta.get("metrics", {})), meta["step"], total, model=None)
-        model.load_state_dict(start.load_model_state())
-        state = start.load_train_state()
-        opt.load_state_dict(state)
-        torch.set_rng_state(state["torch_rng"])
-        rng.bit_generator.state = state["path_rng"]
-        step, epoch, batch_in_epoch = meta["step"], meta["epoch"], meta["batch_in_epoch"]
+        restore(start, model=model, optimizers=optimizers, state=state)
     if comm is not None:
         comm.check_replicas_equal(model)
     sync = ReplicatedEmbeddings(model.embeddings, comm) if comm is not None else None
-
-    def checkpoint(final: bool, metrics: dict[str, Any]) -> Path | None:
-        if run_dir is None:
-            return None
-        saved = None
-        if rank0:
-            train_state = {
-                **opt.state_dict(),
-                "torch_rng": torch.get_rng_state(),
-                "path_rng": rng.bit_generator.state,
-            }
-            metadata = {
-                **task.metadata,
-                "total_steps": total,
-                "epoch": epoch,
-                "batch_in_epoch": batch_in_epoch,
-                "config": config.to_dict(),
-                "final": final,
-                "metrics": metrics,
-            }
-            saved = save_checkpoint(
-                run_dir,
-                step=step,
-                model_state=model.state_dict(),
-                train_state=train_state,
-                metadata=metadata,
-                keep=config.keep_checkpoints,
-            ).path
-        if comm is not None:
-            comm.barrier()
-        return saved
+    save = partial(save_run, run_dir, task=task, optimizers=optimizers, state=state, config=config,
+                   total=total, comm=comm)  # fmt: skip
 
     model.train()
-    loss_sum, loss_count, diverged, stopped = 0.0, 0, False, False
-    last_loss = float("nan")  # mean train loss of the last logging window
-    last_saved = step if start is not None else -1
-    window_start = time.perf_counter()
+    log = _LossLog(progress if rank0 else None, comm)
+    diverged = stopped = False
+    last_saved = state.step if start is not None else -1
     try:
-        while step < total and not (diverged or stopped):
-            loader = BatchLoader(
-                train_view,
-                config.batch_size,
-                shuffle=config.shuffle,
-                seed=config.seed,
-                drop_last=True,
-                epoch=epoch,
-                start_batch=batch_in_epoch,
-            )
-            for batch in loader:
-                batch = batch.to(device)
-                opt.zero_grad()
-                opt.before_step(step)
-                local = batch
-                if sync is not None:
-                    sync.begin(batch.sparse)
-                    local = comm.local_batch(batch)  # type: ignore[union-attr]
-                logits = task.forward(model, local, step, rng)
-                loss = F.binary_cross_entropy_with_logits(logits, local.labels)
-                loss.backward()
-                if sync is not None:
-                    sync.backward()
-                    comm.all_reduce_mean_(  # type: ignore[union-attr]
-                        [p.grad for p in opt.dense_params if p.grad is not None]
-                    )
-                opt.step(config.grad_clip)
-                step += 1
-                batch_in_epoch += 1
-                value = float(loss.detach())
-                loss_sum, loss_count = loss_sum + value, loss_count + 1
-                # stop and divergence are decided together, by every rank, so none runs on alone
-                wants_stop = (
-                    bool(should_stop()) if (should_stop is not None and rank0 and step < total) else False
-                )
-                diverged = not math.isfinite(value)
-                if comm is not None:
-                    diverged, wants_stop = comm.any_of(diverged, wants_stop)
-                if diverged:  # keep the last good checkpoint; report what happened
-                    break
-                if config.checkpoint_every and step % config.checkpoint_every == 0 and step < total:
-                    checkpoint(False, {})
-                    last_saved = step
-                if step % config.log_every == 0 or step == total:
-                    mean_loss = loss_sum / loss_count if comm is None else comm.mean(loss_sum / loss_count)
-                    elapsed = time.perf_counter() - window_start
-                    if rank0 and progress is not None:
-                        progress(
-                            step,
-                            total,
-                            {
-                                "train_loss": mean_loss,
-                                "lr": opt.lr,
-                                "sparse_lr": opt.sparse_lr_at(step),
-                                "epoch": epoch,
-                                "steps_per_sec": loss_count / max(elapsed, 1e-9),
-                            },
-                        )
-                    last_loss = mean_loss
-                    loss_sum, loss_count, window_start = 0.0, 0, time.perf_counter()
-                if step >= total:
-                    break
-                if wants_stop:
-                    stopped = True
-                    break
-            else:  # the epoch ran out
-                epoch, batch_in_epoch = epoch + 1, 0
-            if batch_in_epoch >= batches_per_epoch:
-                epoch, batch_in_epoch = epoch + 1, 0
+        for batch in _batches(train_view, config, state) if state.step < total else ():
+            value = train_step(task, optimizers, batch.to(optimizers.device), state.step, state.rng,
+                               comm=comm, sync=sync)  # fmt: skip
+            state.step += 1
+            state.batch_in_epoch += 1
+            log.add(value)
+            diverged, wants_stop = _diverged_or_stop(value, state.step, total, should_stop, rank0, comm)
+            if diverged:  # keep the last good checkpoint; report what happened
+                break
+            if config.checkpoint_every and state.step % config.checkpoint_every == 0 and state.step < total:
+                save(final=False, metrics={})
+                last_saved = state.step
+            if state.step % config.log_every == 0 or state.step == total:
+                log.report(state.step, total, optimizers, state.epoch)
+            if state.step >= total:
+                break
+            if wants_stop:
+                stopped = True
+                break
     finally:
         if sync is not None:
             sync.close()
+    state.end_epoch_if_done(batches_per_epoch)
 
-    train_loss = loss_sum / loss_count if loss_count else last_loss
     if stopped:
-        path = checkpoint(False, {}) if last_saved != step else _latest_path(run_dir)
-        return TrainResult(path, {"train_loss": train_loss}, step, total, stopped=True, model=model)
+        path = save(final=False, metrics={}) if last_saved != state.step else latest_path(run_dir)
+        metrics = {"train_loss": log.train_loss}
+        return TrainResult(path, metrics, state.step, total, stopped=True, model=model)
+    return _finish(task, val_view, log.train_loss, diverged, state.step, total, config, save, progress, rank0)
 
+
+def _batches(view: Any, config: TrainConfig, state: RunState) -> Iterator[Batch]:
+    """Train batches from the run's data position on, epoch after epoch, without end."""
+    from nasrec.data import BatchLoader
+
+    while True:
+        yield from BatchLoader(
+            view,
+            config.batch_size,
+            shuffle=config.shuffle,
+            seed=config.seed,
+            drop_last=True,
+            epoch=state.epoch,
+            start_batch=state.batch_in_epoch,
+        )
+        state.epoch, state.batch_in_epoch = state.epoch + 1, 0
+
+
+def _diverged_or_stop(
+    loss: float, step: int, total: int, should_stop: StopFn | None, rank0: bool, comm: Comm | None
+) -> tuple[bool, bool]:
+    """(diverged, stop requested), decided together by every rank, so that none runs on alone."""
+    wants_stop = bool(should_stop()) if (should_stop is not None and rank0 and step < total) else False
+    diverged = not math.isfinite(loss)
+    if comm is not None:
+        diverged, wants_stop = comm.any_of(diverged, wants_stop)
+    return diverged, wants_stop
+
+
+class _LossLog:
+    """The mean train loss of each logging window, reported through ``progress`` with lr and speed."""
+
+    def __init__(self, progress: ProgressFn | None, comm: Comm | None) -> None:
+        self.progress, self.comm = progress, comm
+        self.sum, self.count = 0.0, 0
+        self.last = float("nan")  # mean train loss of the last window
+        self.window_start = time.perf_counter()
+
+    def add(self, loss: float) -> None:
+        self.sum, self.count = self.sum + loss, self.count + 1
+
+    def report(self, step: int, total: int, optimizers: Optimizers, epoch: int) -> None:
+        """Close the window (every rank takes part in the mean); rank 0 calls ``progress``."""
+        mean = self.sum / self.count if self.comm is None else self.comm.mean(self.sum / self.count)
+        elapsed = time.perf_counter() - self.window_start
+        if self.progress is not None:
+            self.progress(
+                step,
+                total,
+                {
+                    "train_loss": mean,
+                    "lr": optimizers.lr,
+                    "sparse_lr": optimizers.sparse_lr_at(step),
+                    "epoch": epoch,
+                    "steps_per_sec": self.count / max(elapsed, 1e-9),
+                },
+            )
+        self.last = mean
+        self.sum, self.count, self.window_start = 0.0, 0, time.perf_counter()
+
+    @property
+    def train_loss(self) -> float:
+        """The open window's mean loss, or the last window's when it is empty."""
+        return self.sum / self.count if self.count else self.last
+
+
+def _finish(
+    task: TrainTask,
+    val_view: Any | None,
+    train_loss: float,
+    diverged: bool,
+    step: int,
+    total: int,
+    config: TrainConfig,
+    save: Callable[..., Path | None],
+    progress: ProgressFn | None,
+    rank0: bool,
+) -> TrainResult:
+    """Validate (unless diverged), write the final checkpoint and report the result."""
     metrics: dict[str, Any] = {"train_loss": train_loss, "diverged": diverged, "steps": step}
     if diverged:  # a terminal outcome (resuming would diverge again): no validation of NaN weights
         metrics.update(logloss=float("nan"), auc=float("nan"), rows=0)
     elif task.validate is not None and val_view is not None and rank0:
-        metrics.update(task.validate(model, val_view))
-    model.train()
-    path = checkpoint(True, metrics)
+        metrics.update(task.validate(task.model, val_view))
+    task.model.train()
+    path = save(final=True, metrics=metrics)
     if progress is not None and rank0 and step % config.log_every != 0:
         progress(step, total, metrics)
-    return TrainResult(path, metrics, step, total, model=model)
-
-
-def _latest_path(run_dir: str | Path | None) -> Path | None:
-    found = latest_checkpoint(run_dir) if run_dir is not None else None
-    return found.path if found is not None else None
-
-
-def _check_same_run(meta: dict[str, Any], task: TrainTask, config: TrainConfig) -> None:
-    """Refuse to resume a checkpoint written by a different run (other data, model or hyper-parameters)."""
-    stored = TrainConfig.from_dict(meta["config"]).trajectory_dict()
-    current = config.trajectory_dict()
-    diff = sorted(k for k in current if stored.get(k) != current[k])
-    for key, value in task.metadata.items():
-        if meta.get(key) != json.loads(json.dumps(value)):  # compare as stored (tuples become lists)
-            diff.append(key)
-    if diff:
-        raise ConflictError(
-            f"the run directory holds a checkpoint of a different run (differs in {diff}); "
-            "use a new run dir or pass resume=False"
-        )
+    return TrainResult(path, metrics, step, total, model=task.model)
 
 
 __all__ = [
@@ -403,7 +300,6 @@ __all__ = [
     "StopFn",
     "TrainResult",
     "TrainTask",
-    "clip_and_step",
-    "make_dense_optimizer",
     "train_loop",
+    "train_step",
 ]
