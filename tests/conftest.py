@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,3 +31,16 @@ def nasrec_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Mo
     monkeypatch.setenv("NASREC_HOME", str(path))
     monkeypatch.delenv("NASREC_DATABASE_URL", raising=False)
     return path
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _stop_the_job_workers_ray() -> Iterator[None]:
+    """A job run in a test (a Worker, ``run_local``) keeps its process's Ray runtime for the next job,
+    as a service worker does; stop it after each test module, so later modules can start their own."""
+    yield
+    import sys
+
+    if "ray" in sys.modules:
+        from nasrec.jobs.ray_runtime import shutdown_ray
+
+        shutdown_ray()

@@ -4,7 +4,6 @@ through the same phase code; a rerun reuses it; a failed one resumes. Real Ray, 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +19,6 @@ from tests.support.service import Account
 
 pytestmark = pytest.mark.slow
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _ray_stops_after() -> Iterator[None]:
-    """A local job keeps its worker's Ray runtime for the next job; later tests start their own."""
-    yield
-    from nasrec.jobs import shutdown_ray
-
-    shutdown_ray()
 
 SPEC: dict[str, Any] = {
     "dataset": "tiny",

@@ -4,7 +4,6 @@ model that is exported (LayerNorm on). Real Ray, a real SQLite store, real expor
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +16,6 @@ from nasrec.search.finalize import records
 
 pytestmark = pytest.mark.slow
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _ray_stops_after() -> Iterator[None]:
-    """A local job keeps its worker's Ray runtime for the next job; later tests start their own."""
-    yield
-    from nasrec.jobs import shutdown_ray
-
-    shutdown_ray()
 
 SPACE: dict[str, Any] = {
     "name": "wide32",
