@@ -18,7 +18,6 @@ import hashlib
 import json
 import math
 import re
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -32,15 +31,13 @@ from pydantic import (
 )
 
 from nasrec.errors import ConfigError
+from nasrec.metrics import METRICS, SEARCHABLE, Direction
 
 __all__ = [
-    "METRICS",
     "Constraint",
-    "Direction",
     "EvaluationSpec",
     "FinalizeSpec",
     "JobSpec",
-    "MetricInfo",
     "Objective",
     "ResourcesSpec",
     "SearchSpec",
@@ -48,42 +45,6 @@ __all__ = [
     "load_spec",
 ]
 
-
-class Direction(StrEnum):
-    MINIMIZE = "minimize"
-    MAXIMIZE = "maximize"
-
-
-class MetricInfo(BaseModel):
-    """What a metric is and when it is known.
-
-    ``analytic`` metrics are computed from the genotype alone (instant; constraints on them are enforced
-    before any evaluation is spent), ``measured`` ones by the evaluation actor (latency on this machine),
-    ``evaluated`` ones come from validation data.
-    """
-
-    model_config = ConfigDict(frozen=True)
-
-    kind: Literal["analytic", "measured", "evaluated"]
-    direction: Direction
-    description: str
-
-
-METRICS: dict[str, MetricInfo] = {
-    "val_logloss": MetricInfo(
-        kind="evaluated", direction=Direction.MINIMIZE, description="validation log loss"
-    ),
-    "val_auc": MetricInfo(kind="evaluated", direction=Direction.MAXIMIZE, description="validation ROC AUC"),
-    "flops": MetricInfo(
-        kind="analytic", direction=Direction.MINIMIZE, description="multiply-adds per example"
-    ),
-    "params": MetricInfo(
-        kind="analytic", direction=Direction.MINIMIZE, description="non-embedding parameters"
-    ),
-    "latency_ms": MetricInfo(
-        kind="measured", direction=Direction.MINIMIZE, description="measured SubNet latency per batch (ms)"
-    ),
-}
 
 _SUFFIX = {"k": 1e3, "K": 1e3, "m": 1e6, "M": 1e6, "g": 1e9, "G": 1e9}
 _NUMBER = r"[-+]?(?:\d[\d_]*\.?\d*|\.\d+)(?:[eE][-+]?\d+)?[kKmMgG]?"
@@ -100,8 +61,13 @@ def _parse_number(text: str) -> float:
 
 
 def _known_metric(name: str) -> str:
+    if name in METRICS and name not in SEARCHABLE:
+        raise ValueError(
+            f"{name!r} is measured on the test split, which no search may select on; "
+            f"use one of {', '.join(SEARCHABLE)}"
+        )
     if name not in METRICS:
-        raise ValueError(f"unknown metric {name!r}; known metrics: {', '.join(sorted(METRICS))}")
+        raise ValueError(f"unknown metric {name!r}; known metrics: {', '.join(SEARCHABLE)}")
     return name
 
 

@@ -20,12 +20,13 @@ scores, which are its ``val_logloss`` / ``val_auc``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
+from nasrec.metrics import METRICS
+from nasrec.search.records import CandidateRecord, FinalRecord, Status, final_records, read_winner
 from nasrec.store import Candidate, CandidateKind, Store, crud
 from nasrec.store.crud.events import add_event
 
@@ -36,9 +37,7 @@ __all__ = ["SUBNET_ARTIFACT", "SUPERNET_ARTIFACT", "sync_final", "sync_pareto", 
 
 SUPERNET_ARTIFACT = "supernet"
 SUBNET_ARTIFACT = "subnet"
-CANDIDATE_STATUSES = ("evaluated", "infeasible", "failed")
-METRIC_KEYS = ("val_logloss", "val_auc", "latency_ms", "eval_seconds", "eval_rows")
-COST_KEYS = ("flops", "params")
+CANDIDATE_STATUSES = (Status.EVALUATED, Status.INFEASIBLE, Status.FAILED)
 
 
 def sync_trials(store: Store, job_id: int, search: Search, *, seen: set[int]) -> int:
@@ -48,40 +47,35 @@ def sync_trials(store: Store, job_id: int, search: Search, *, seen: set[int]) ->
 
     finished = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
     trials = sorted(search.trials(states=finished), key=lambda t: t.number)
-    evaluated_hashes = {
-        t.user_attrs.get("arch_hash") for t in trials if t.user_attrs.get("status") == "evaluated"
-    }
+    records = {t.number: CandidateRecord.from_trial(t) for t in trials}
+    evaluated = {r.arch_hash for r in records.values() if r is not None and r.status == Status.EVALUATED}
     added = 0
-    for trial in trials:
-        if trial.number in seen:
+    for number, record in records.items():
+        if number in seen:
             continue
-        attrs = trial.user_attrs
-        status = attrs.get("status")
-        if status not in CANDIDATE_STATUSES or "arch_hash" not in attrs:
-            seen.add(trial.number)
+        seen.add(number)
+        if record is None or record.status not in CANDIDATE_STATUSES:
             continue
-        if status == "failed" and attrs["arch_hash"] in evaluated_hashes:
-            seen.add(trial.number)  # evaluated fine in another trial: that one is the candidate
-            continue
-        added += _upsert_trial(store, job_id, trial)
-        seen.add(trial.number)
+        if record.status == Status.FAILED and record.arch_hash in evaluated:
+            continue  # evaluated fine in another trial: that one is the candidate
+        added += _upsert_trial(store, job_id, number, record)
     return added
 
 
-def _upsert_trial(store: Store, job_id: int, trial: Any) -> int:
-    attrs = trial.user_attrs
-    status = attrs["status"]
-    metrics = {k: attrs[k] for k in METRIC_KEYS if isinstance(attrs.get(k), int | float)}
-    if status == "failed":
-        metrics["error"] = str(attrs.get("error", ""))[:2000]
-    if attrs.get("violations"):
-        metrics["violations"] = list(attrs["violations"])
-    costs = {k: attrs[k] for k in COST_KEYS if isinstance(attrs.get(k), int | float)}
+def _upsert_trial(store: Store, job_id: int, trial_number: int, record: CandidateRecord) -> int:
+    status = record.status.value
+    costs = {k: v for k, v in record.metrics.items() if METRICS[k].kind == "analytic"}
+    metrics: dict[str, Any] = {
+        **{k: v for k, v in record.metrics.items() if k not in costs},
+        **{k: v for k, v in record.evaluation.items() if k in ("eval_seconds", "eval_rows")},
+    }
+    if record.error is not None:
+        metrics["error"] = record.error[:2000]
+    if record.violations:
+        metrics["violations"] = list(record.violations)
     with store.session(write=True) as session:
         existing = session.scalars(
-            select(Candidate.stage).where(
-                Candidate.job_id == job_id, Candidate.arch_hash == attrs["arch_hash"]
-            )
+            select(Candidate.stage).where(Candidate.job_id == job_id, Candidate.arch_hash == record.arch_hash)
         ).one_or_none()
         newly_evaluated = status == "evaluated" and existing in (None, "failed")
         if existing is not None and existing != "failed" and status == "failed":
@@ -91,21 +85,21 @@ def _upsert_trial(store: Store, job_id: int, trial: Any) -> int:
             add_event(
                 session,
                 job_id,
-                f"candidate trial-{trial.number} evaluated: val_logloss {loss:.4f}",
-                data={"kind": "candidate_evaluated", "trial": trial.number, "arch_hash": attrs["arch_hash"]},
+                f"candidate trial-{trial_number} evaluated: val_logloss {loss:.4f}",
+                data={"kind": "candidate_evaluated", "trial": trial_number, "arch_hash": record.arch_hash},
             )
         crud.upsert_candidate(
             session=session,
             job_id=job_id,
-            arch_hash=attrs["arch_hash"],
-            architecture=json.loads(attrs["architecture"]),
-            name=f"trial-{trial.number}",
+            arch_hash=record.arch_hash,
+            architecture=record.architecture,
+            name=f"trial-{trial_number}",
             kind=CandidateKind.FOUND,
-            trial_number=trial.number,
+            trial_number=trial_number,
             stage=status if existing not in ("retrained", "winner") else None,
             metrics=metrics,
             costs=costs,
-            feasible=bool(attrs.get("feasible", status == "evaluated")),
+            feasible=record.feasible,
         )
     return int(newly_evaluated)
 
@@ -119,64 +113,64 @@ def sync_pareto(store: Store, job_id: int, search: Search) -> None:
 
 def sync_final(store: Store, job_id: int, search: Search) -> dict[str, int]:
     """Copy the finalisation records into candidates and ``subnet`` artifacts; name -> candidate id."""
-    from nasrec.search.finalize import WINNER_ATTR, records
-
-    winner = search.study.user_attrs.get(WINNER_ATTR)
+    winner = read_winner(search.study)
     ids: dict[str, int] = {}
-    for name, record in sorted(records(search).items()):
+    for name, record in sorted(final_records(search.study).items()):
         ids[name] = _upsert_final(store, job_id, name, record, winner=name == winner)
     return ids
 
 
-def _upsert_final(store: Store, job_id: int, name: str, record: dict[str, Any], *, winner: bool) -> int:
+def _upsert_final(store: Store, job_id: int, name: str, record: FinalRecord, *, winner: bool) -> int:
     retrained = {
-        "retrained_val_logloss": record.get("val_logloss"),
-        "retrained_val_auc": record.get("val_auc"),
+        "retrained_val_logloss": record.metrics.get("val_logloss"),
+        "retrained_val_auc": record.metrics.get("val_auc"),
         "retrained_name": name,
-        "diverged": bool(record.get("diverged", False)),
+        "diverged": record.diverged,
     }
-    tested = {k: record[k] for k in ("test_logloss", "test_auc", "test_rows") if record.get(k) is not None}
-    baseline = record.get("kind") == "baseline"
+    tested = {k: v for k, v in record.metrics.items() if METRICS[k].kind == "tested"}
+    if record.test_rows is not None:
+        tested["test_rows"] = record.test_rows
+    baseline = record.kind == "baseline"
     with store.session(write=True) as session:
         existing = session.scalars(
-            select(Candidate).where(Candidate.job_id == job_id, Candidate.arch_hash == record["arch_hash"])
+            select(Candidate).where(Candidate.job_id == job_id, Candidate.arch_hash == record.arch_hash)
         ).one_or_none()
         if baseline and (existing is None or existing.kind == CandidateKind.BASELINE):
             candidate = crud.upsert_candidate(
                 session=session,
                 job_id=job_id,
-                arch_hash=record["arch_hash"],
-                architecture=record["architecture"],
+                arch_hash=record.arch_hash,
+                architecture=record.architecture,
                 name=name,
                 kind=CandidateKind.BASELINE,
                 stage="baseline",
                 metrics={
-                    "val_logloss": record.get("val_logloss"),
-                    "val_auc": record.get("val_auc"),
-                    "description": record.get("description", ""),
+                    "val_logloss": record.metrics.get("val_logloss"),
+                    "val_auc": record.metrics.get("val_auc"),
+                    "description": record.description,
                     **retrained,
                     **tested,
                 },
-                costs={k: record[k] for k in COST_KEYS if isinstance(record.get(k), int | float)},
-                feasible=bool(record.get("feasible", True)),
+                costs={k: v for k, v in record.metrics.items() if METRICS[k].kind == "analytic"},
+                feasible=record.feasible,
             )
         else:  # a found candidate (or a baseline the search had found too: it keeps its row)
             candidate = crud.upsert_candidate(
                 session=session,
                 job_id=job_id,
-                arch_hash=record["arch_hash"],
-                architecture=record["architecture"],
+                arch_hash=record.arch_hash,
+                architecture=record.architecture,
                 name=None if existing is not None else name,
                 stage="winner" if winner else "retrained",
                 metrics={**retrained, **tested, **({"baseline": name} if baseline else {})},
             )
-        if record.get("checkpoint"):
+        if record.checkpoint:
             crud.add_artifact(
                 session=session,
                 job_id=job_id,
                 candidate_id=candidate.id,
                 kind=SUBNET_ARTIFACT,
-                path=str(record["checkpoint"]),
+                path=record.checkpoint,
                 meta={"name": name, "retrained": True},
             )
         return candidate.id

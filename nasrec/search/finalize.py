@@ -18,20 +18,20 @@ plus a ``description``).
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nasrec.errors import ConfigError, NotFoundError
+from nasrec.metrics import METRICS
 from nasrec.search.leaderboard import Entry, rank_entries
+from nasrec.search.records import FinalRecord, final_records, metrics_of, read_winner, save_final, save_winner
 
 if TYPE_CHECKING:
     from nasrec.search.search import PhaseProgress, Search
     from nasrec.space.architecture import Architecture
 
 __all__ = ["baselines_dir", "final_leaderboard", "finalize", "list_baselines", "load_baseline"]
-
-RECORD_PREFIX = "nasrec_final:"
-WINNER_ATTR = "nasrec_winner"
 
 
 def baselines_dir() -> Path:
@@ -93,15 +93,6 @@ def retrain_config(search: Search) -> Any:
     )
 
 
-def records(search: Search) -> dict[str, dict[str, Any]]:
-    """Stored finalisation records by name."""
-    return {
-        key[len(RECORD_PREFIX) :]: value
-        for key, value in search.study.user_attrs.items()
-        if key.startswith(RECORD_PREFIX)
-    }
-
-
 def finalize(search: Search, *, progress: PhaseProgress | None = None) -> list[Entry]:
     """Retrain, select on validation, test once; returns the final leaderboard (see module docstring)."""
     search.set_phase("finalize")
@@ -114,25 +105,24 @@ def _finalize(search: Search, progress: PhaseProgress | None) -> list[Entry]:
 
     with forbid_test_split():
         todo = _selection_pool(search)
-        done = records(search)
+        done = final_records(search.study)
         for i, (name, kind, arch, extra) in enumerate(todo):
             if progress:
                 progress("finalize", i, len(todo), {"model": name})
             if name not in done:
                 done[name] = _retrain(search, name, kind, arch, extra, progress)
-                search.study.set_user_attr(RECORD_PREFIX + name, done[name])
+                save_final(search.study, done[name])
         if progress:
             progress("finalize", len(todo), len(todo), {})
         winner = _select(search, [done[name] for name, kind, _, _ in todo if kind == "found"])
     if winner is not None:
-        search.study.set_user_attr(WINNER_ATTR, winner)
+        save_winner(search.study, winner)
     # Selection is over: from here on, the test split is read once per model, for the winner and
     # the baselines only.
     for name, kind, _, _ in todo:
         record = done[name]
-        if (kind == "baseline" or name == winner) and "test_logloss" not in record:
-            record.update(_test_once(search, record))
-            search.study.set_user_attr(RECORD_PREFIX + name, record)
+        if (kind == "baseline" or name == winner) and not record.tested:
+            save_final(search.study, _test_once(search, record))
     return final_leaderboard(search)
 
 
@@ -141,11 +131,8 @@ def _selection_pool(search: Search) -> list[tuple[str, str, Architecture, dict[s
     for rank, entry in enumerate(search.top_candidates(search.spec.finalize.top_k)):
         from nasrec.space.architecture import Architecture
 
-        extra = {
-            "trial": entry.trial,
-            "oneshot_rank": rank,
-            **{f"oneshot_{k}": v for k, v in entry.metrics.items() if k.startswith("val_")},
-        }
+        oneshot = {k: v for k, v in entry.metrics.items() if k in METRICS and METRICS[k].kind == "evaluated"}
+        extra = {"trial": entry.trial, "oneshot_rank": rank, "oneshot": oneshot}
         pool.append((f"found-{rank + 1}", "found", Architecture.from_dict(entry.architecture), extra))
     for name in job_baselines(search):
         arch, description = load_baseline(name)
@@ -160,7 +147,7 @@ def _retrain(
     arch: Architecture,
     extra: dict[str, Any],
     progress: PhaseProgress | None,
-) -> dict[str, Any]:
+) -> FinalRecord:
     from nasrec.train import train_subnet
 
     def report(step: int, total: int, metrics: dict[str, Any]) -> None:
@@ -178,73 +165,63 @@ def _retrain(
     )
     metrics = result.metrics
     costs = search.costs(arch)
-    record: dict[str, Any] = {
-        "name": name,
-        "kind": kind,
-        "architecture": arch.to_dict(),
-        "arch_hash": arch.canonical_hash(),
-        "checkpoint": None if result.checkpoint is None else str(result.checkpoint),
-        "val_logloss": _num(metrics.get("logloss")),
-        "val_auc": _num(metrics.get("auc")),
-        "val_rows": metrics.get("rows"),
-        "train_loss": _num(metrics.get("train_loss")),
-        "diverged": bool(metrics.get("diverged", False)),
-        **costs,
-        **extra,
-    }
+    diverged = bool(metrics.get("diverged", False))
     broken = search.violations(costs, kinds=("analytic",))
-    record["feasible"] = not broken and not record["diverged"]
-    record["violations"] = broken
-    return record
+    return FinalRecord(
+        name=name,
+        kind=kind,
+        architecture=arch.to_dict(),
+        arch_hash=arch.canonical_hash(),
+        metrics=metrics_of({**costs, "val_logloss": metrics.get("logloss"), "val_auc": metrics.get("auc")}),
+        feasible=not broken and not diverged,
+        violations=tuple(broken),
+        checkpoint=None if result.checkpoint is None else str(result.checkpoint),
+        diverged=diverged,
+        val_rows=metrics.get("rows"),
+        train_loss=_num(metrics.get("train_loss")),
+        **extra,
+    )
 
 
-def _select(search: Search, found: list[dict[str, Any]]) -> str | None:
+def _select(search: Search, found: list[FinalRecord]) -> str | None:
     """The winner: best validation score among the feasible retrained found models."""
     metric, minimize = search.objectives[0]
-    candidates = [r for r in found if r["feasible"] and r.get(metric) is not None]
+    candidates = [r for r in found if r.feasible and metric in r.metrics]
     if not candidates:
         return None
-    best = min(candidates, key=lambda r: r[metric] if minimize else -r[metric])
-    return str(best["name"])
+    best = min(candidates, key=lambda r: r.metrics[metric] if minimize else -r.metrics[metric])
+    return best.name
 
 
-def _test_once(search: Search, record: dict[str, Any]) -> dict[str, Any]:
+def _test_once(search: Search, record: FinalRecord) -> FinalRecord:
+    """``record`` with its test scores."""
     from nasrec.train import evaluate, load_subnet
 
-    if record.get("checkpoint") is None:
-        raise NotFoundError(f"{record['name']}: no checkpoint to test")
-    model = load_subnet(record["checkpoint"])
+    if record.checkpoint is None:
+        raise NotFoundError(f"{record.name}: no checkpoint to test")
+    model = load_subnet(record.checkpoint)
     metrics = evaluate(model, search.dataset.split("test"), batch_size=search.spec.evaluation.batch_size)
-    return {
-        "test_logloss": float(metrics["logloss"]),
-        "test_auc": _num(metrics["auc"]),
-        "test_rows": metrics["rows"],
-    }
+    tested = metrics_of({"test_logloss": metrics["logloss"], "test_auc": metrics["auc"]})
+    return replace(record, metrics={**record.metrics, **tested}, test_rows=metrics["rows"])
 
 
 def final_leaderboard(search: Search) -> list[Entry]:
     """Found models (retrained) and baselines, feasible first, by validation score, Pareto-ranked."""
-    winner = search.study.user_attrs.get(WINNER_ATTR)
-    entries = []
-    for name, r in records(search).items():
-        metrics = {
-            k: float(v)
-            for k, v in r.items()
-            if isinstance(v, int | float) and not isinstance(v, bool) and k not in ("trial", "oneshot_rank")
-        }
-        entries.append(
-            Entry(
-                name=name,
-                kind=r["kind"],
-                architecture=r["architecture"],
-                arch_hash=r["arch_hash"],
-                feasible=bool(r["feasible"]),
-                metrics=metrics,
-                trial=r.get("trial"),
-                winner=name == winner,
-                violations=tuple(r.get("violations", ())),
-            )
+    winner = read_winner(search.study)
+    entries = [
+        Entry(
+            name=name,
+            kind=r.kind,
+            architecture=r.architecture,
+            arch_hash=r.arch_hash,
+            feasible=r.feasible,
+            metrics=r.entry_metrics(),
+            trial=r.trial,
+            winner=name == winner,
+            violations=r.violations,
         )
+        for name, r in final_records(search.study).items()
+    ]
     objectives = [(m, mn) for m, mn in search.objectives if m != "latency_ms"]
     return rank_entries(entries, objectives)
 

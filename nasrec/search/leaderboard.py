@@ -18,6 +18,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from nasrec.metrics import METRICS
+from nasrec.search.records import CandidateRecord, Status, trial_status
+
 __all__ = ["Entry", "pareto_ranks", "rank_entries", "search_entries"]
 
 
@@ -53,9 +56,8 @@ class Entry:
             "trial": self.trial,
             "violations": list(self.violations),
         }
-        for key in ("val_logloss", "test_logloss", "flops", "params"):
+        for key in METRICS:
             out[key] = self.metric(key)
-        out["auc"] = self.metric("val_auc")
         for key, value in sorted(self.metrics.items()):
             if key not in out:
                 out[key] = (
@@ -75,11 +77,12 @@ class Entry:
             "pareto_rank",
             "trial",
             "violations",
-            "auc",
         }
-        metrics = {k: v for k, v in data.items() if k not in fixed and isinstance(v, int | float)}
-        if data.get("auc") is not None:
-            metrics["val_auc"] = data["auc"]
+        metrics = {
+            k: v
+            for k, v in data.items()
+            if k not in fixed and isinstance(v, int | float) and not isinstance(v, bool)
+        }
         return cls(
             name=data["name"],
             kind=data["kind"],
@@ -135,18 +138,14 @@ def _dominates(a: Sequence[float], b: Sequence[float]) -> bool:
     return all(x <= y for x, y in zip(a, b, strict=True)) and any(x < y for x, y in zip(a, b, strict=True))
 
 
-def rank_entries(
-    entries: Iterable[Entry], objectives: Sequence[tuple[str, bool]], *, sort_metric: str | None = None
-) -> list[Entry]:
-    """Sort: feasible first, then by the primary objective (or ``sort_metric``); attach Pareto ranks.
+def rank_entries(entries: Iterable[Entry], objectives: Sequence[tuple[str, bool]]) -> list[Entry]:
+    """Sort: feasible first, then by the primary objective; attach Pareto ranks.
 
     ``objectives`` are ``(metric, minimize)`` pairs, the first one primary. Entries missing a metric
     sort last within their group and get no Pareto rank.
     """
     entries = list(entries)
     primary, primary_min = objectives[0]
-    key_metric = sort_metric or primary
-    key_min = primary_min if key_metric == primary else not key_metric.endswith("auc")
 
     rankable = [e for e in entries if e.feasible and all(e.metric(m) is not None for m, _ in objectives)]
     ranks = pareto_ranks(
@@ -156,9 +155,9 @@ def rank_entries(
     ranked = [replace(e, pareto_rank=by_id.get(id(e))) for e in entries]
 
     def key(e: Entry) -> tuple[int, int, float, str]:
-        value = e.metric(key_metric)
+        value = e.metric(primary)
         missing = value is None
-        signed = 0.0 if missing else (value if key_min else -value)
+        signed = 0.0 if missing else (value if primary_min else -value)
         return (0 if e.feasible else 1, 1 if missing else 0, signed, e.name)
 
     return sorted(ranked, key=key)
@@ -168,24 +167,20 @@ def search_entries(trials: Iterable[Any]) -> list[Entry]:
     """One entry per distinct evaluated (or infeasible) architecture of a study's trials."""
     out: dict[str, Entry] = {}
     for t in sorted(trials, key=lambda t: t.number):
-        attrs = t.user_attrs
-        status = attrs.get("status")
-        if status not in ("evaluated", "infeasible") or attrs.get("arch_hash") in out:
+        if trial_status(t) not in (Status.EVALUATED, Status.INFEASIBLE):
             continue
-        import json
-
-        metrics = {k: float(attrs[k]) for k in _METRIC_ATTRS if isinstance(attrs.get(k), int | float)}
-        out[attrs["arch_hash"]] = Entry(
+        record = CandidateRecord.from_trial(t)
+        if record is None or record.arch_hash in out:
+            continue
+        seconds = record.evaluation.get("eval_seconds")
+        out[record.arch_hash] = Entry(
             name=f"trial-{t.number}",
             kind="found",
-            architecture=json.loads(attrs["architecture"]),
-            arch_hash=attrs["arch_hash"],
-            feasible=bool(attrs.get("feasible", False)),
-            metrics=metrics,
+            architecture=record.architecture,
+            arch_hash=record.arch_hash,
+            feasible=record.feasible,
+            metrics={**record.metrics, **({"eval_seconds": float(seconds)} if seconds is not None else {})},
             trial=t.number,
-            violations=tuple(attrs.get("violations", ())),
+            violations=record.violations,
         )
     return list(out.values())
-
-
-_METRIC_ATTRS = ("val_logloss", "val_auc", "flops", "params", "latency_ms", "eval_seconds")

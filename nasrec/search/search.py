@@ -40,9 +40,10 @@ import numpy as np
 from nasrec.errors import ConfigError, NotFoundError
 from nasrec.search.controllers.base import Controller, ControllerContext, Proposal
 from nasrec.search.leaderboard import Entry, rank_entries, search_entries
+from nasrec.search.records import EVALUATION_KEYS, CandidateRecord, Status, metrics_of, trial_status
 from nasrec.search.study import PHASE_ATTR, create_job_study, open_study, stored_spec
 from nasrec.search.suggest import architecture_to_params, params_to_architecture, suggest_architecture
-from nasrec.spec import METRICS, JobSpec, load_spec
+from nasrec.spec import JobSpec, load_spec
 
 if TYPE_CHECKING:
     import optuna
@@ -208,10 +209,10 @@ class Search:
 
     def counts(self) -> dict[str, int]:
         """Trials by nasrec status: evaluated (the budget), duplicate, infeasible, failed, pending."""
-        out = {"evaluated": 0, "duplicate": 0, "infeasible": 0, "failed": 0, "pending": 0}
+        out = {**{s.value: 0 for s in Status}, "pending": 0}
         for t in self.trials():
-            status = t.user_attrs.get("status")
-            out[status if status in out else "pending"] += 1
+            status = trial_status(t)
+            out[status.value if status else "pending"] += 1
         return out
 
     def leaderboard(self) -> list[Entry]:
@@ -305,11 +306,11 @@ class Search:
                 trial = self.study.ask()  # pops the oldest waiting trial
             else:
                 trial = optuna.Trial(self.study, frozen._trial_id)
-            stored = trial.user_attrs.get("architecture")
-            if stored is not None:
+            record = CandidateRecord.from_trial(trial)
+            if record is not None:
                 from nasrec.space.architecture import Architecture
 
-                arch = Architecture.from_json(stored)
+                arch = Architecture.from_dict(record.architecture)
             else:
                 arch = suggest_architecture(trial, self.space)
             asked.append((trial, arch))
@@ -320,64 +321,61 @@ class Search:
         """Screen, evaluate and tell one round of asked trials; returns the finished frozen trials."""
         from optuna.trial import TrialState
 
-        known: dict[str, Any] = {}
+        known: dict[str, tuple[int, CandidateRecord]] = {}  # evaluated: hash -> (trial, record)
         for t in self.trials(states=(TrialState.COMPLETE,)):
-            if t.user_attrs.get("status") == "evaluated":
-                known.setdefault(t.user_attrs["arch_hash"], t)
+            record = CandidateRecord.from_trial(t)
+            if record is not None and record.status == Status.EVALUATED:
+                known.setdefault(record.arch_hash, (t.number, record))
 
-        to_evaluate: list[tuple[Any, Architecture, dict[str, float]]] = []
-        duplicates: list[tuple[Any, str]] = []
-        infeasible: list[Any] = []
-        first_in_round: dict[str, Any] = {}
+        to_evaluate: list[tuple[Any, Architecture, CandidateRecord]] = []
+        duplicates: list[tuple[Any, CandidateRecord]] = []
+        outcome: dict[int, tuple[str, Any]] = {}
+        first_in_round: set[str] = set()
         for trial, arch in asked:
-            key = arch.canonical_hash()
             costs = self.costs(arch)
-            trial.set_user_attr("architecture", arch.to_json())
-            trial.set_user_attr("arch_hash", key)
-            for name, value in costs.items():
-                trial.set_user_attr(name, value)
+            record = CandidateRecord(
+                arch_hash=arch.canonical_hash(),
+                architecture=arch.to_dict(),
+                metrics=costs,
+            )
             broken = self.violations(costs, kinds=("analytic",))
             if broken:
+                record = record.evolve(status=Status.INFEASIBLE, feasible=False, violations=tuple(broken))
                 self._set_constraints(trial, costs)
-                trial.set_user_attr("status", "infeasible")
-                trial.set_user_attr("feasible", False)
-                trial.set_user_attr("violations", broken)
-                infeasible.append(trial)
-            elif key in known or key in first_in_round:
-                duplicates.append((trial, key))
+                outcome[trial.number] = ("pruned", None)
+            elif record.arch_hash in known or record.arch_hash in first_in_round:
+                duplicates.append((trial, record))
             else:
-                first_in_round[key] = trial
-                to_evaluate.append((trial, arch, costs))
+                first_in_round.add(record.arch_hash)
+                to_evaluate.append((trial, arch, record))
+            record.save(trial)  # before evaluating: a crash resumes this trial with this architecture
 
         results = evaluator.evaluate([arch for _, arch, _ in to_evaluate]) if to_evaluate else []
-        outcome: dict[int, tuple[str, Any]] = {}
-        for trial in infeasible:
-            outcome[trial.number] = ("pruned", None)
-        for (trial, _arch, costs), result in zip(to_evaluate, results, strict=True):
+        for (trial, _arch, record), result in zip(to_evaluate, results, strict=True):
             if "error" in result:
                 log.warning("search %s: trial %d failed: %s", self.name, trial.number, result["error"])
-                trial.set_user_attr("status", "failed")
-                trial.set_user_attr("error", str(result["error"])[:2000])
+                record = record.evolve(
+                    status=Status.FAILED, feasible=False, error=str(result["error"])[:2000]
+                )
                 outcome[trial.number] = ("fail", None)
-                continue
-            metrics = {**costs, **{k: v for k, v in result.items() if isinstance(v, int | float)}}
-            self._record_metrics(trial, metrics)
-            trial.set_user_attr("status", "evaluated")
-            known[trial.user_attrs["arch_hash"]] = trial
-            outcome[trial.number] = ("complete", self._values(metrics))
-        for trial, key in duplicates:
-            original = known.get(key)
-            if original is None or original.user_attrs.get("status") != "evaluated":
-                trial.set_user_attr("status", "failed")
-                trial.set_user_attr("error", "duplicate of a candidate whose evaluation failed")
+            else:
+                evaluation = {k: result[k] for k in EVALUATION_KEYS if k in result}
+                record = self._scored(trial, record, {**record.metrics, **metrics_of(result)}, evaluation)
+                record = record.evolve(status=Status.EVALUATED)
+                known[record.arch_hash] = (trial.number, record)
+                outcome[trial.number] = ("complete", self._values(record.metrics))
+            record.save(trial)
+        for trial, record in duplicates:
+            number, original = known.get(record.arch_hash, (None, None))
+            if original is None:
+                error = "duplicate of a candidate whose evaluation failed"
+                record = record.evolve(status=Status.FAILED, feasible=False, error=error)
                 outcome[trial.number] = ("fail", None)
-                continue
-            number = original.number
-            trial.set_user_attr("status", "duplicate")
-            trial.set_user_attr("duplicate_of", number)
-            metrics = {k: original.user_attrs[k] for k in _RESULT_ATTRS if k in original.user_attrs}
-            self._record_metrics(trial, metrics)
-            outcome[trial.number] = ("complete", self._values(metrics))
+            else:
+                record = self._scored(trial, record, original.metrics, original.evaluation)
+                record = record.evolve(status=Status.DUPLICATE, duplicate_of=number)
+                outcome[trial.number] = ("complete", self._values(record.metrics))
+            record.save(trial)
 
         finished = []
         by_number = {trial.number: trial for trial, _ in asked}
@@ -392,14 +390,15 @@ class Search:
                 finished.append(self.study.tell(trial, state=TrialState.FAIL))
         return finished
 
-    def _record_metrics(self, trial: Any, metrics: dict[str, float]) -> None:
-        for name, value in metrics.items():
-            if name in _RESULT_ATTRS:
-                trial.set_user_attr(name, value)
+    def _scored(
+        self, trial: Any, record: CandidateRecord, metrics: dict[str, float], evaluation: dict[str, Any]
+    ) -> CandidateRecord:
+        """``record`` with its metrics, feasibility on every constraint, and Optuna's constraint values."""
         broken = self.violations(metrics, kinds=("analytic", "measured", "evaluated"))
-        trial.set_user_attr("feasible", not broken)
-        trial.set_user_attr("violations", broken)
         self._set_constraints(trial, metrics)
+        return record.evolve(
+            metrics=metrics, evaluation=evaluation, feasible=not broken, violations=tuple(broken)
+        )
 
     def _set_constraints(self, trial: Any, metrics: dict[str, float]) -> None:
         """Violations for Optuna's constrained samplers (> 0 infeasible); unknown metrics count as met."""
@@ -511,13 +510,10 @@ class Search:
         """A trial's architecture, from its stored JSON or (if it has none yet) its params."""
         from nasrec.space.architecture import Architecture
 
-        stored = trial.user_attrs.get("architecture")
-        if stored is not None:
-            return Architecture.from_json(stored)
+        record = CandidateRecord.from_trial(trial)
+        if record is not None:
+            return Architecture.from_dict(record.architecture)
         return params_to_architecture(trial.params, self.space)
-
-
-_RESULT_ATTRS = tuple(METRICS) + ("eval_seconds", "eval_rows", "eval_worker", "worker_evaluations")
 
 
 def _jsonable(data: dict[str, Any]) -> dict[str, Any]:

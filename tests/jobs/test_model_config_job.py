@@ -12,7 +12,7 @@ import torch
 
 from nasrec.cost import flops, params
 from nasrec.jobs import run_local
-from nasrec.search.finalize import records
+from nasrec.search.records import final_records
 
 pytestmark = pytest.mark.slow
 
@@ -50,11 +50,11 @@ def test_a_32_wide_space_is_searched_retrained_and_exported_at_32(
         "resources": {"eval_actors": 1},
     }
     run = run_local(spec, database_url=f"sqlite:///{tmp_path / 'nasrec.db'}")
-    final = records(run.search)
+    final = final_records(run.search.study)
     assert sorted(final) == ["dlrm", "found-1"]
     one_shot = {e.arch_hash: e for e in run.search.leaderboard()}
     for name, record in final.items():
-        subnet = load_subnet(record["checkpoint"])
+        subnet = load_subnet(record.checkpoint)
         assert subnet.model.embedding_dim == 32 and subnet.model.ds_tokens == 4 and subnet.model.layernorm
         bundle = export_bundle(subnet, dataset=dataset, out_dir=tmp_path / "exports" / name, zip=False)
         exported = load_exported(bundle.path)
@@ -63,12 +63,17 @@ def test_a_32_wide_space_is_searched_retrained_and_exported_at_32(
         # what the leaderboard shows is what the exported model costs
         built = sum(p.numel() for key, p in exported.named_parameters() if not key.startswith("embeddings."))
         assert (
-            record["params"] == built == params(exported.architecture, exported.schema, exported.spec.model)
+            record.metrics["params"]
+            == built
+            == params(exported.architecture, exported.schema, exported.spec.model)
         )
-        assert record["flops"] == flops(exported.architecture, exported.schema, exported.spec.model)
+        assert record.metrics["flops"] == flops(exported.architecture, exported.schema, exported.spec.model)
         if name == "found-1":  # and so does its row of the search leaderboard (one-shot scores)
-            row = one_shot[record["arch_hash"]]
-            assert (row.metric("flops"), row.metric("params")) == (record["flops"], record["params"])
+            row = one_shot[record.arch_hash]
+            assert (row.metric("flops"), row.metric("params")) == (
+                record.metrics["flops"],
+                record.metrics["params"],
+            )
         with torch.no_grad():
             batch = dataset.split("val").batch(0, 8)
             torch.testing.assert_close(

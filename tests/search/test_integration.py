@@ -78,7 +78,7 @@ def test_whole_job_on_ray_actors(tiny_dataset: Path, tmp_path: Path) -> None:
             "architecture",
             "val_logloss",
             "test_logloss",
-            "auc",
+            "val_auc",
             "flops",
             "params",
             "feasible",
@@ -105,7 +105,7 @@ def test_finalisation_never_touches_test_before_the_winner_is_chosen(
     """Every split access of the whole job (in-process evaluator, so nothing escapes the spy)."""
     from nasrec.data.dataset import Dataset
     from nasrec.search.evaluate import LocalEvaluator
-    from nasrec.search.finalize import WINNER_ATTR
+    from nasrec.search.records import WINNER_ATTR
 
     url = f"sqlite:///{tmp_path / 'jobs.db'}"
     search = create_search(tiny_job(tiny_dataset, name="spy-job"), storage=url, run_dir=tmp_path / "run")

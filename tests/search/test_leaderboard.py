@@ -54,11 +54,11 @@ def test_entry_json_has_the_documented_keys() -> None:
         "architecture",
         "val_logloss",
         "test_logloss",
-        "auc",
+        "val_auc",
         "flops",
         "params",
         "feasible",
     ):
         assert key in data
-    assert data["auc"] == 0.7
+    assert data["val_auc"] == 0.7
     assert Entry.from_dict(data).metrics["val_auc"] == 0.7

@@ -21,12 +21,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from nasrec.search.controllers.base import MAX_DRAWS, Proposal, seen_hashes
 from nasrec.search.controllers.random import RandomController
+from nasrec.search.records import CandidateRecord
 
 if TYPE_CHECKING:
     from optuna.trial import FrozenTrial
@@ -50,7 +51,7 @@ def num_generations(candidates: int, population: int, children: int) -> int:
 class Member:
     number: int
     fitness: float
-    architecture_json: str
+    architecture: dict[str, Any]  # JSON object
 
 
 class EvolutionController(RandomController):
@@ -68,13 +69,13 @@ class EvolutionController(RandomController):
         """The current population: the latest ``population`` evaluated members, oldest first."""
         from optuna.trial import TrialState
 
-        members = [
-            Member(t.number, float(t.values[0]), t.user_attrs["architecture"])
-            for t in sorted(history, key=lambda t: t.number)
-            if t.state == TrialState.COMPLETE
-            and t.user_attrs.get("role") in ("init", "child")
-            and t.user_attrs.get("feasible", True)
-        ]
+        members = []
+        for t in sorted(history, key=lambda t: t.number):
+            if t.state != TrialState.COMPLETE or t.user_attrs.get("role") not in ("init", "child"):
+                continue
+            record = CandidateRecord.from_trial(t)
+            if record is not None and record.feasible:
+                members.append(Member(t.number, float(t.values[0]), record.architecture))
         return members[-self.context.settings.population :]
 
     @staticmethod
@@ -123,7 +124,7 @@ class EvolutionController(RandomController):
         from nasrec.space import mutate
         from nasrec.space.architecture import Architecture
 
-        start = Architecture.from_json(parent.architecture_json)
+        start = Architecture.from_dict(parent.architecture)
         for _ in range(MAX_DRAWS):
             child = mutate(start, self.context.space, rng, m)
             key = self.context.canonical_hash(child)
