@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
+from nasrec.metrics import METRICS, Metric
 from nasrec.store import CandidateKind, JobState
 
 
@@ -172,7 +173,7 @@ class EventsPublic(BaseModel):
 # --- candidates -------------------------------------------------------------------------------
 
 
-class CandidatePublic(_Out):
+class _CandidateFacts(_Out):
     id: int
     job_id: int
     trial_number: int | None
@@ -180,20 +181,23 @@ class CandidatePublic(_Out):
     kind: CandidateKind
     arch_hash: str
     stage: str
-    val_logloss: float | None
-    val_auc: float | None
-    test_logloss: float | None
-    test_auc: float | None
-    flops: float | None
-    params: int | None
-    latency_ms: float | None
-    pim_latency: float | None
-    pim_energy: float | None
-    pim_area: float | None
     pareto_rank: int | None
     feasible: bool
-    metrics: dict[str, Any]
-    costs: dict[str, Any]
+    metrics: dict[str, Any] = Field(description="everything measured (the registered metrics and more)")
+    costs: dict[str, Any] = Field(description="everything costed")
+
+
+def _metric_field(metric: Metric) -> Any:
+    unit = f" ({metric.unit})" if metric.unit else ""
+    return (int | float | None, Field(description=f"{metric.description}{unit}; {metric.direction.value}"))
+
+
+# One field per registered metric (nasrec.metrics), so a new metric appears here by itself.
+CandidatePublic = create_model(
+    "CandidatePublic",
+    __base__=_CandidateFacts,
+    **{name: _metric_field(metric) for name, metric in METRICS.items()},
+)
 
 
 class CandidateDetail(CandidatePublic):

@@ -8,12 +8,13 @@ job, so it lives above the job layer (``nasrec.jobs.cli``).
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import typer
+
+from nasrec.metrics import METRICS
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -43,33 +44,34 @@ def print_leaderboard(
         console.print(f"Bayes log loss of the test split (the best any model can do): {bayes:.4f}")
 
 
+#: The registry's metrics a leaderboard table shows, in this order (latency only when measured).
+TABLE_METRICS = ("val_logloss", "val_auc", "test_logloss", "flops", "params", "latency_ms")
+
+
 def leaderboard_table(entries: Sequence[Entry], *, bayes: float | None = None, title: str = "") -> Table:
     from rich.table import Table
 
+    shown = [METRICS[m] for m in TABLE_METRICS if any(e.metric(m) is not None for e in entries)]
     table = Table(title=title, title_justify="left")
-    for header, justify in (
-        ("#", "right"), ("name", "left"), ("kind", "left"), ("val logloss", "right"), ("val AUC", "right"),
-        ("test logloss", "right"), ("excess", "right"), ("FLOPs", "right"), ("params", "right"),
-        ("Pareto", "right"), ("feasible", "left"),
-    ):  # fmt: skip
+    for header, justify in (("#", "right"), ("name", "left"), ("kind", "left")):
         table.add_column(header, justify=justify)  # type: ignore[arg-type]
+    for metric in shown:
+        table.add_column(metric.label, justify="right")
+        if metric.name == "test_logloss" and bayes is not None:
+            table.add_column("excess", justify="right")
+    table.add_column("Pareto", justify="right")
+    table.add_column("feasible", justify="left")
     for i, e in enumerate(entries, 1):
-        test = e.metric("test_logloss")
-        excess = None if test is None or bayes is None else test - bayes
         name = f"[bold]{e.name}[/] (winner)" if e.winner else e.name
-        table.add_row(
-            str(i),
-            name,
-            e.kind,
-            _fmt(e.metric("val_logloss"), 4),
-            _fmt(e.metric("val_auc"), 4),
-            _fmt(test, 4),
-            _fmt(excess, 4),
-            _si(e.metric("flops")),
-            _si(e.metric("params")),
-            "" if e.pareto_rank is None else str(e.pareto_rank),
-            "yes" if e.feasible else "[red]no[/] " + "; ".join(e.violations),
-        )
+        cells = [str(i), name, e.kind]
+        for metric in shown:
+            value = e.metric(metric.name)
+            cells.append(metric.format(value))
+            if metric.name == "test_logloss" and bayes is not None:
+                cells.append(metric.format(None if value is None else value - bayes))
+        cells.append("" if e.pareto_rank is None else str(e.pareto_rank))
+        cells.append("yes" if e.feasible else "[red]no[/] " + "; ".join(e.violations))
+        table.add_row(*cells)
     return table
 
 
@@ -113,16 +115,3 @@ def bayes_logloss(search: Any) -> float | None:
     if isinstance(value, dict):
         value = value.get("test")
     return float(value) if isinstance(value, int | float) else None
-
-
-def _fmt(value: float | None, digits: int) -> str:
-    return "" if value is None or math.isnan(value) else f"{value:.{digits}f}"
-
-
-def _si(value: float | None) -> str:
-    if value is None:
-        return ""
-    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(value) >= scale:
-            return f"{value / scale:.2f}{unit}"
-    return f"{value:.0f}"

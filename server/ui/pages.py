@@ -4,6 +4,7 @@ shown on the page)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.responses import RedirectResponse, Response
 
 from nasrec import __version__
+from nasrec.metrics import METRICS
 from server.api.params import CandidateId, JobId
 from server.core.config import API_PREFIX
 
@@ -22,7 +24,9 @@ PAGE_CSP = (
     "img-src 'self' data: blob:; connect-src 'self'; object-src 'none'; base-uri 'none'; "
     "frame-ancestors 'none'"
 )
-COSTS = ("flops", "params", "latency_ms", "pim_latency", "pim_energy", "pim_area")
+# The leaderboard's columns and the Pareto plot's axes (the costs: known without validation data).
+METRICS_JSON = json.dumps([m.to_dict() for m in METRICS.values()])
+COSTS = tuple(m for m in METRICS.values() if m.kind in ("analytic", "measured"))
 
 router = APIRouter(include_in_schema=False)
 
@@ -32,7 +36,13 @@ def _page(request: Request, template: str, **context: Any) -> Response:
     response = TEMPLATES.TemplateResponse(
         request,
         template,
-        {"api": API_PREFIX, "no_auth": settings.no_auth, "version": __version__, **context},
+        {
+            "api": API_PREFIX,
+            "no_auth": settings.no_auth,
+            "version": __version__,
+            "metrics_json": METRICS_JSON,
+            **context,
+        },
     )
     response.headers["Content-Security-Policy"] = PAGE_CSP
     return response
@@ -60,7 +70,7 @@ def jobs_page(request: Request) -> Response:
 
 @router.get("/ui/jobs/{job_id}")
 def job_page(request: Request, job_id: JobId) -> Response:
-    return _page(request, "job.html", page="job", job_id=job_id, costs=COSTS)
+    return _page(request, "job.html", page="job", job_id=job_id, metrics=METRICS.values(), costs=COSTS)
 
 
 @router.get("/ui/candidates/{candidate_id}")

@@ -59,7 +59,7 @@ def test_upsert_merges_by_hash(store: Store, job: Job) -> None:
             architecture={"blocks": [1]},
             trial_number=3,
             metrics={"val_logloss": 0.5, "val_auc": 0.7},
-            costs={"flops": 1.5e6, "params": 12345, "pim_latency": 2.0},
+            costs={"flops": 1.5e6, "params": 12345, "latency_ms": 2.0},
         )
         again = crud.upsert_candidate(
             session=session,
@@ -75,7 +75,7 @@ def test_upsert_merges_by_hash(store: Store, job: Job) -> None:
         )
         assert again.metrics == {"val_logloss": 0.5, "val_auc": None, "test_logloss": 0.51}
         assert (again.val_logloss, again.val_auc, again.test_logloss) == (0.5, None, 0.51)
-        assert (again.flops, again.params, again.pim_latency) == (1.5e6, 12345, 2.0)
+        assert (again.flops, again.params, again.latency_ms) == (1.5e6, 12345, 2.0)
         assert again.kind == CandidateKind.FOUND and again.feasible is True
         other = crud.upsert_candidate(
             session=session, job_id=job.id, arch_hash="h2", architecture={}, kind="baseline", name="DLRM"
@@ -210,3 +210,13 @@ def test_candidates_and_artifacts_of_other_users_are_not_found(
 def test_candidate_counts_by_stage(store: Store, populated: Job) -> None:
     with store.session() as session:
         assert crud.candidate_counts_by_stage(session=session) == {"evaluated": 5, "proposed": 1}
+
+
+def test_every_registered_metric_has_an_indexed_column() -> None:
+    """Adding a metric to ``nasrec.metrics`` needs its column and leaderboard index (and a migration)."""
+    from nasrec.metrics import METRICS
+    from nasrec.store.models import LEADERBOARD_KEYS, Candidate
+
+    columns = set(Candidate.__table__.columns.keys())
+    assert [m for m in METRICS if m not in columns] == []
+    assert [m for m in METRICS if m not in LEADERBOARD_KEYS] == []

@@ -1,9 +1,9 @@
 """Candidates of a job: upsert by canonical hash, the leaderboard and the Pareto front.
 
 ``metrics`` (accuracy: ``val_logloss``, ``val_auc``, ``test_logloss``, ``test_auc``, ...) and
-``costs`` (``flops``, ``params``, ``latency_ms``, ``pim_latency``, ``pim_energy``, ``pim_area``, ...)
-are free-form JSON objects, merged key by key on every upsert. The keys named in
-``OBJECTIVE_COLUMNS`` are also copied into indexed columns, which is what the leaderboard sorts on.
+``costs`` (``flops``, ``params``, ...) are free-form JSON objects, merged key by key on every upsert.
+The metrics of :data:`nasrec.metrics.METRICS` are also copied into indexed columns
+(``OBJECTIVE_COLUMNS``), which is what the leaderboard sorts on.
 JSON has no NaN or infinity: such values are stored as null (a failed evaluation).
 """
 
@@ -18,21 +18,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from nasrec.errors import ConfigError, NotFoundError
+from nasrec.metrics import METRICS
 from nasrec.store.crud.ownership import get_owned, owned
 from nasrec.store.crud.paging import check_page
 from nasrec.store.models import Candidate, CandidateKind, Job
 
+# Every registered metric has its indexed column (a new metric adds one, with a migration).
 OBJECTIVE_COLUMNS: dict[str, InstrumentedAttribute[Any]] = {
-    "val_logloss": Candidate.val_logloss,
-    "val_auc": Candidate.val_auc,
-    "test_logloss": Candidate.test_logloss,
-    "test_auc": Candidate.test_auc,
-    "flops": Candidate.flops,
-    "params": Candidate.params,
-    "latency_ms": Candidate.latency_ms,
-    "pim_latency": Candidate.pim_latency,
-    "pim_energy": Candidate.pim_energy,
-    "pim_area": Candidate.pim_area,
+    name: getattr(Candidate, name) for name in METRICS
 }
 SORT_COLUMNS: dict[str, InstrumentedAttribute[Any]] = {
     **OBJECTIVE_COLUMNS,
@@ -48,7 +41,7 @@ SUMMARY_COLUMNS = tuple(
 )
 SORT_ALIASES = {"logloss": "val_logloss", "auc": "val_auc"}
 # Sorted best-first: descending for these, ascending for everything else.
-HIGHER_IS_BETTER = frozenset({"val_auc", "test_auc"})
+HIGHER_IS_BETTER = frozenset(name for name, m in METRICS.items() if not m.minimize)
 
 
 def _clean_json(value: Any) -> Any:

@@ -10,6 +10,7 @@ from sqlalchemy import Row
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
+from nasrec.metrics import METRICS
 from nasrec.spec import JobSpec
 from nasrec.store import CandidateKind, JobState, User, crud
 from server.api.deps import AsUser, CurrentUser, SessionDep
@@ -74,7 +75,7 @@ async def leaderboard(
     job_id: JobId,
     as_user: AsUser,
     sort: Annotated[
-        str, Query(description="an objective (val_logloss, val_auc, flops, params, ...)")
+        str, Query(description=f"a metric ({', '.join(METRICS)}), pareto_rank, trial_number or id")
     ] = "val_logloss",
     order: Annotated[Literal["asc", "desc"] | None, Query(description="default: best first")] = None,
     feasible: Annotated[bool, Query(description="only candidates within the job's budgets")] = False,

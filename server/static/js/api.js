@@ -145,6 +145,9 @@ const nasrec = (() => {
   }
   whoAmI();
 
-  return { API, NO_AUTH, ApiError, request, token, setToken, clearToken, el, num, duration, time, badge,
-           showError, poll };
+  // The metric registry (nasrec.metrics): name, kind, direction, label, description, unit.
+  const METRICS = JSON.parse(document.body.dataset.metrics || "[]");
+
+  return { API, NO_AUTH, ApiError, METRICS, request, token, setToken, clearToken, el, num, duration, time,
+           badge, showError, poll };
 })();

@@ -46,8 +46,9 @@
     back.href = "/ui/jobs/" + c.job_id;
     back.textContent = "← job " + c.job_id;
     document.getElementById("cand-facts").replaceChildren(...facts(c));
-    const columns = ["val_logloss", "val_auc", "test_logloss", "test_auc"];
-    const costColumns = ["flops", "params", "latency_ms", "pim_latency", "pim_energy", "pim_area"];
+    const isCost = (m) => m.kind === "analytic" || m.kind === "measured";
+    const columns = nasrec.METRICS.filter((m) => !isCost(m)).map((m) => m.name);
+    const costColumns = nasrec.METRICS.filter(isCost).map((m) => m.name);
     const pick = (keys) => Object.fromEntries(keys.filter((k) => c[k] !== null).map((k) => [k, c[k]]));
     document.querySelector("#metrics tbody").replaceChildren(...kvRows({ ...pick(columns), ...c.metrics }));
     document.querySelector("#costs tbody").replaceChildren(...kvRows({ ...pick(costColumns), ...c.costs }));

@@ -6,7 +6,10 @@
   const jobId = document.body.dataset.jobId;
   const base = "/jobs/" + jobId;
   const FINAL = new Set(["succeeded", "failed", "cancelled"]);
-  const HIGHER_IS_BETTER = new Set(["val_auc", "test_auc"]);
+  const METRIC = Object.fromEntries(nasrec.METRICS.map((m) => [m.name, m]));
+  const HIGHER_IS_BETTER = new Set(nasrec.METRICS.filter((m) => m.direction === "maximize").map((m) => m.name));
+  // The leaderboard's metric columns, in the order the page's header lists them.
+  const COLUMNS = [...document.querySelectorAll("#leaderboard th[data-metric]")].map((th) => th.dataset.metric);
   const PLOT_LIMIT = 500;  // the API's largest page
   const PLOT_PAGES = 4;    // at most 2000 candidates in the plot
   let job = null;
@@ -82,12 +85,7 @@
       el("td", {}, rank),
       el("td", {}, el("a", { href: link }, c.name || c.arch_hash)),
       el("td", {}, c.kind), el("td", {}, c.stage),
-      el("td", { class: "num", "data-col": "val_logloss" }, num(c.val_logloss)),
-      el("td", { class: "num", "data-col": "val_auc" }, num(c.val_auc)),
-      el("td", { class: "num", "data-col": "flops", "data-value": c.flops ?? "" }, num(c.flops)),
-      el("td", { class: "num", "data-col": "params", "data-value": c.params ?? "" }, num(c.params)),
-      el("td", { class: "num", "data-col": "latency_ms" }, num(c.latency_ms)),
-      el("td", { class: "num", "data-col": "pim_latency" }, num(c.pim_latency)),
+      ...COLUMNS.map((m) => el("td", { class: "num", "data-col": m, "data-value": c[m] ?? "" }, num(c[m]))),
       el("td", { class: "num", "data-col": "pareto_rank" }, num(c.pareto_rank)),
       el("td", {}, c.feasible ? "yes" : "no"));
   }
@@ -171,10 +169,12 @@
       x: points.map((p) => p.x), y: points.map((p) => p.y),
       customdata: points.map((p) => [p.c.id, p.c.name || p.c.arch_hash, p.c.stage, p.c.feasible ? "yes" : "no"]),
       hovertemplate: "<b>%{customdata[1]}</b><br>candidate %{customdata[0]} · %{customdata[2]}<br>" +
-        "val log loss %{y:.5g}<br>" + costSelect.value + " %{x:.4s}<br>feasible: %{customdata[3]}<extra></extra>",
+        "val log loss %{y:.5g}<br>" + METRIC[costSelect.value].label + " %{x:.4s}<br>feasible: %{customdata[3]}<extra></extra>",
       marker, ...extra,
     };
   }
+
+  const axisTitle = (m) => m.unit ? `${m.label} (${m.unit})` : m.label;
 
   function drawPlot(candidates, count) {
     const cost = costSelect.value;
@@ -198,7 +198,7 @@
     ];
     const layout = {
       margin: { t: 20, r: 20, b: 50, l: 70 }, height: 420, hovermode: "closest",
-      xaxis: { title: { text: cost }, type: "log", exponentformat: "SI" },
+      xaxis: { title: { text: axisTitle(METRIC[cost]) }, type: "log", exponentformat: "SI" },
       yaxis: { title: { text: "validation log loss" } },
       legend: { orientation: "h", y: -0.2 },
     };
