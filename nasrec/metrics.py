@@ -22,9 +22,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
 
-from nasrec.errors import ConfigError
-
-__all__ = ["METRICS", "SEARCHABLE", "Direction", "Metric", "format_metric", "get_metric"]
+__all__ = ["METRICS", "SEARCHABLE", "Direction", "Metric"]
 
 
 class Direction(StrEnum):
@@ -101,15 +99,3 @@ METRICS: dict[str, Metric] = {
 }
 #: The metrics a job may name as objectives or constraints.
 SEARCHABLE: tuple[str, ...] = tuple(name for name, m in METRICS.items() if m.searchable)
-
-
-def get_metric(name: str) -> Metric:
-    """The registered metric, or a ConfigError listing the known ones."""
-    try:
-        return METRICS[name]
-    except KeyError:
-        raise ConfigError(f"unknown metric {name!r}; known metrics: {', '.join(sorted(METRICS))}") from None
-
-
-def format_metric(name: str, value: float | None) -> str:
-    return get_metric(name).format(value)

@@ -23,15 +23,10 @@ def architecture_info(
     FLOPs and parameters per op (embedding parameters need the dataset's tables)."""
     from nasrec.cost.flops import embedding_params, op_costs
     from nasrec.data.schema import DatasetSchema
-    from nasrec.space.arch_file import load_architecture_file
-    from nasrec.space.model_config import resolve_model_config
-    from nasrec.space.space import load_space
+    from nasrec.space.arch_file import read_architecture
 
-    arch, fmt, file_space = load_architecture_file(path)
-    space = None
-    if space_name or file_space:
-        space = load_space(space_name or file_space)  # type: ignore[arg-type]
-        arch.validate(space)
+    file = read_architecture(path, space=space_name, layernorm=layernorm)
+    arch, space, model = file.architecture, file.space, file.model
     if dataset and shape:
         raise ConfigError("give either --dataset or --shape, not both")
     schema: DatasetSchema | None = None
@@ -42,10 +37,9 @@ def architecture_info(
     elif shape:
         num_dense, num_sparse = parse_shape(shape)
         schema = DatasetSchema.of_shape(num_dense, [1] * num_sparse)
-    model = resolve_model_config(space, layernorm=layernorm)
     info: dict[str, Any] = {
         "file": str(path),
-        "format": fmt,
+        "format": file.format,
         "space": space.name if space else None,
         "canonical_hash": arch.canonical_hash(),
         "blocks_alive": list(arch.alive_blocks()),

@@ -157,11 +157,12 @@ def _from_architecture(
 ) -> tuple[Any, dict[str, Any]]:
     import torch
 
-    from nasrec.train.cli import read_architecture
+    from nasrec.space.arch_file import read_architecture
 
     if steps < 0:
         raise ConfigError(f"--train-steps must be >= 0, got {steps}")
-    arch, model = read_architecture(path, space=space, layernorm=layernorm)
+    file = read_architecture(path, space=space, layernorm=layernorm)
+    arch, model = file.architecture.canonical(), file.model
     if steps == 0:
         from nasrec.nets.subnet import SubNet
 

@@ -51,10 +51,12 @@ def train_command(
     """Train one architecture from scratch and print its validation metrics and costs."""
     from nasrec.console import step_progress
     from nasrec.cost import flops, params
+    from nasrec.space.arch_file import read_architecture
     from nasrec.train.api import train_subnet
     from nasrec.train.config import TrainConfig
 
-    arch, model = read_architecture(arch_file, space=space, layernorm=layernorm)
+    file = read_architecture(arch_file, space=space, layernorm=layernorm)
+    arch, model = file.architecture.canonical(), file.model
     if steps is None and epochs is None:
         epochs = 1.0
     config = TrainConfig(
@@ -104,22 +106,6 @@ def train_command(
     for key, value in out.items():
         table.add_row(key, _fmt(value))
     Console().print(table)
-
-
-def read_architecture(
-    path: Path, *, space: str | None = None, layernorm: bool | None = None
-) -> tuple[Any, Any]:
-    """(canonical architecture, model config) of an architecture file: validated against ``space`` or
-    the space the file names, built with that space's model config (LayerNorm overridden if given)."""
-    from nasrec.space import load_space
-    from nasrec.space.arch_file import load_architecture_file
-    from nasrec.space.model_config import resolve_model_config
-
-    arch, _, file_space = load_architecture_file(path)
-    sp = load_space(space or file_space) if (space or file_space) else None
-    if sp is not None:
-        arch.validate(sp)
-    return arch.canonical(), resolve_model_config(sp, layernorm=layernorm)
 
 
 def _fmt(value: Any) -> str:
