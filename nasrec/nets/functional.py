@@ -18,9 +18,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-# TorchScript cannot read module-level numbers, so the functions below spell these out as literals.
+# TorchScript cannot read module-level numbers, so the functions below spell these out as literals
+# (the 8 of attention is ATTENTION_HEADS).
 LN_EPS = 1e-5
-ATTENTION_HEADS = 8
 ATTENTION_LN_INIT = 0.17  # the reference's LN_INIT for the two inner LayerNorm(E) of attention
 
 

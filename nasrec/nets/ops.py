@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from nasrec.nets import functional as fn
-from nasrec.space.ops import dot_tokens
+from nasrec.space.ops import ATTENTION_HEADS, dot_tokens
 
 
 def uniform_(tensor: Tensor, fan_in: int) -> Tensor:
@@ -168,8 +168,8 @@ class Attention(nn.Module):
 
     def __init__(self, in_tokens: int, out_tokens: int, embedding_dim: int, *, layernorm: bool) -> None:
         super().__init__()
-        if embedding_dim % fn.ATTENTION_HEADS:
-            raise ValueError(f"attention needs E divisible by {fn.ATTENTION_HEADS}, got E = {embedding_dim}")
+        if embedding_dim % ATTENTION_HEADS:
+            raise ValueError(f"attention needs E divisible by {ATTENTION_HEADS}, got E = {embedding_dim}")
         e = embedding_dim
         self.token_proj = LinearLN(in_tokens, out_tokens, layernorm=layernorm, skip=in_tokens == out_tokens)
         self.in_weight = nn.Parameter(torch.empty(3 * e, e))
