@@ -19,10 +19,10 @@ across server processes sharing the database, and hands the build to the app's `
 pool; every other request sees that row and reports it. ``export_state`` (GET) reads the row. The
 build holds no session while it runs (seconds; on SQLite a write transaction holds the database's
 write lock) and records its outcome in one short transaction, unless its row was taken over
-meanwhile (each attempt writes a token of its own into the row's meta). A ``failed`` row, a ``ready`` row whose
-zip was deleted, and a ``building`` row whose server process died (seen from the same machine) or
-that is older than ``STALE_BUILD`` are replaced by the next POST; GET reports such a dead build as
-failed, so that pollers stop.
+meanwhile (each attempt writes a token of its own into the row's meta). A ``failed`` row, a
+``ready`` row whose zip was deleted, and a ``building`` row whose server process died (seen from the
+same machine) or that is older than ``STALE_BUILD`` are replaced by the next POST; GET reports such a
+dead build as failed, so that pollers stop.
 """
 
 from __future__ import annotations

@@ -73,7 +73,7 @@ ZIP_RESPONSE = {
     "description": "the bundle (TorchScript, ONNX, safetensors weights, feature map, metrics)",
 }
 POST_RESPONSES: dict[int | str, dict[str, object]] = {
-    200: {"model": ExportStatus, "description": "already built (state ready)"},
+    200: {"model": ExportStatus, "description": "already built (state ready); no build started"},
     404: {"model": Problem, "description": "no such candidate (or not yours)"},
     409: {"model": Problem, "description": "the candidate has no trained weights yet"},
 }
