@@ -7,9 +7,10 @@ settings there decide how the server behaves under concurrent load (measured by
 * sync routes run in anyio's thread pool, limited to ``settings.threads``: every thread more than
   the cores can keep busy only takes turns at the GIL (with anyio's default of 40, the throughput
   halved and even ``/healthz`` had 100 ms tails; 2 threads served 10-60% more leaderboard pages per
-  second than 8, at less CPU per page). Work that takes seconds (ingests, syntheses, export builds)
-  runs in a pool of its own, ``settings.long_threads`` (``server.api.deps.run_long``), so it never
-  holds the threads of the short requests;
+  second than 8, at less CPU per page). Work that takes seconds runs in threads of its own, so it
+  never holds those of the short requests: ingests and syntheses, which their request waits for, in
+  ``settings.long_threads`` (``server.api.deps.run_long``); export builds, which outlive their
+  request, in as many background threads (``server.core.exports.ExportBuilds``, closed at shutdown);
 * what is alive once started (modules, the app, SQLAlchemy's caches) lives as long as the process,
   so it is moved out of the cyclic garbage collector's reach until shutdown (``gc.freeze``): full
   collections of it were the leaderboard's slowest requests.
@@ -31,6 +32,7 @@ from server.api.main import api_router
 from server.api.routes import health
 from server.core.config import API_PREFIX, Settings
 from server.core.errors import install_error_handlers
+from server.core.exports import ExportBuilds
 from server.core.limits import BodySizeLimit
 from server.ui import install_ui
 
@@ -44,12 +46,14 @@ def create_app(settings: Settings | None = None, *, store: Store | None = None) 
         app.state.long_work = CapacityLimiter(settings.long_threads)
         opened = None if store is not None else await run_in_threadpool(open_store, settings.database_url)
         app.state.store = store or opened
+        app.state.exports = ExportBuilds(app.state.store, threads=settings.long_threads)
         gc.collect()
         gc.freeze()
         try:
             yield
         finally:
             gc.unfreeze()
+            await run_in_threadpool(app.state.exports.close)  # running builds finish, queued ones fail
             if opened is not None:
                 opened.dispose()
 

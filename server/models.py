@@ -233,7 +233,7 @@ class Problem(BaseModel):
 
 
 class ExportPublic(_Out):
-    """A candidate's export bundle (a zip: TorchScript, ONNX, safetensors weights, feature map)."""
+    """A candidate's built export bundle (a zip: TorchScript, ONNX, safetensors weights, feature map)."""
 
     id: int
     candidate_id: int | None
@@ -241,3 +241,17 @@ class ExportPublic(_Out):
     sha256: str | None
     created_at: datetime
     meta: dict[str, Any] = Field(description="weights: where the weights came from; files: the bundle's")
+
+
+class ExportStatus(BaseModel):
+    """Where a candidate's export stands. ``POST .../export`` answers 202 with ``building`` (poll
+    ``status_url`` until the state changes) or 200 with ``ready``; ``failed`` ends the polling (POST
+    again to retry)."""
+
+    id: int = Field(description="the export record: one per build attempt")
+    state: Literal["building", "ready", "failed"]
+    error: str | None = Field(default=None, description="why the build failed (state failed)")
+    started_at: datetime = Field(description="when the build (or the last attempt) began")
+    status_url: str = Field(description="GET it for the current state")
+    download_url: str = Field(description="the zip, once the state is ready (409 before)")
+    export: ExportPublic | None = Field(default=None, description="the bundle (state ready)")

@@ -128,6 +128,7 @@ AsUser = Annotated[UserRunner, Depends(get_user_runner)]
 
 
 async def run_long(request: Request, func: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-    """``func(*args, **kwargs)`` in the threads for work that takes seconds (ingests, syntheses,
-    export builds), not in those of the short requests, which it would otherwise hold."""
+    """``func(*args, **kwargs)`` in the threads for work that takes seconds and that the request
+    waits for (ingests, syntheses), not in those of the short requests, which it would otherwise
+    hold. (Export builds do not make their request wait: ``server.core.exports.ExportBuilds``.)"""
     return await anyio.to_thread.run_sync(partial(func, *args, **kwargs), limiter=request.app.state.long_work)

@@ -7,7 +7,8 @@ NASREC_MAX_UPLOAD_BYTES   upload size limit (default 2 GiB)
 NASREC_MAX_SYNTH_ROWS     largest synthetic dataset a request may ask for (default 5,000,000)
 NASREC_NO_AUTH            single-user mode: no tokens, every request is the user "local"
 NASREC_THREADS            threads per server process for requests (default 2, see server.main)
-NASREC_LONG_THREADS       threads per server process for ingests, syntheses and export builds (default 2)
+NASREC_LONG_THREADS       threads per server process for ingests and syntheses, and as many for export
+                          builds in the background (default 2)
 """
 
 from __future__ import annotations

@@ -1,82 +1,208 @@
-"""Exporting a candidate: build its bundle once, record it as an artifact, serve the zip.
+"""Exporting a candidate: the bookkeeping of its bundle (one artifact row), built in the background.
 
 The weights come from the job's artifacts, newest first:
 
     kind "subnet"    (candidate_id set) a SubNet checkpoint of this candidate, retrained from scratch
     kind "supernet"  (job-level)        the job's supernet checkpoint: the candidate's inherited weights
 
-(``path`` is a checkpoint directory or a run directory, as ``nasrec.train.load_subnet`` /
-``load_supernet`` take it.) A candidate with neither has no trained weights to export: 409.
-The bundle goes to ``$NASREC_HOME/runs/job-<job>/exports/candidate-<id>`` (+ ``.zip``) and is
-recorded as a candidate artifact of kind ``export``; exporting again returns that record while
-its zip is on disk. No transaction is held while the bundle is built (that takes seconds, and on
-SQLite a write transaction holds the database's write lock).
+A candidate with neither has no trained weights to export: 409. The bundle itself is built by
+``nasrec.export.export_checkpoint`` into ``$NASREC_HOME/runs/job-<job>/exports/candidate-<id>``
+(+ ``.zip``) and recorded as a candidate artifact of kind ``export`` whose ``meta.state`` is
 
-Built once, even under concurrent requests (threads or server processes sharing the database): a
-build starts by inserting the artifact row with ``meta.state = "building"``; the row's uniqueness
-(job, kind, path) lets exactly one request in. The others wait for it (up to ``BUILD_WAIT``
-seconds, then 409) and return the same record, which becomes ``"ready"`` (size, sha256, files) when
-the zip is in place. A failed build deletes its row; a ``building`` row whose server process died
-(seen from the same machine) or that is older than ``STALE_BUILD`` is taken over.
+    building   a build was started (by some server process) and has not finished
+    ready      the zip is on disk: size_bytes, sha256, meta.files, meta.weights
+    failed     the build raised: meta.error says what went wrong (a message, never a traceback)
+
+``start_export`` (POST) returns at once: a ready export as it is; else it claims the build by
+inserting the ``building`` row, whose uniqueness (job, kind, path) lets exactly one request in, even
+across server processes sharing the database, and hands the build to the app's ``ExportBuilds``
+pool; every other request sees that row and reports it. ``export_state`` (GET) reads the row. The
+build holds no session while it runs (seconds; on SQLite a write transaction holds the database's
+write lock) and records its outcome in one short transaction, unless its row was taken over
+meanwhile (each attempt writes a token of its own into the row's meta). A ``failed`` row, a
+``ready`` row whose zip was deleted, and a ``building`` row whose server process died (seen from the
+same machine) or that is older than ``STALE_BUILD`` are replaced by the next POST; GET reports such a
+dead build as failed, so that pollers stop.
 """
 
 from __future__ import annotations
 
-import contextlib
+import logging
 import os
 import socket
-import time
-from dataclasses import dataclass
+import threading
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from nasrec.errors import ConflictError, NotFoundError
+from nasrec.errors import ConflictError, NasrecError
 from nasrec.home import runs_dir
-from nasrec.space import Architecture
-from nasrec.store import Artifact, Candidate, Dataset, User, crud, utcnow
+from nasrec.store import Artifact, Candidate, Dataset, Store, User, crud, utcnow
+
+log = logging.getLogger("nasrec.server.exports")
 
 EXPORT_KIND = "export"
 SUBNET_KIND = "subnet"
 SUPERNET_KIND = "supernet"
-BUILDING, READY = "building", "ready"
-#: How long a request waits for a build another request started before answering 409.
-BUILD_WAIT = 300.0
-#: A ``building`` row older than this was left by a server that died mid-build.
+BUILDING, READY, FAILED = "building", "ready", "failed"
+State = Literal["building", "ready", "failed"]
+#: A ``building`` row older than this was left by a server that died mid-build (or hangs).
 STALE_BUILD = timedelta(minutes=30)
+#: Longest ``meta.error`` kept.
+MAX_ERROR = 2000
+
+
+@dataclass(frozen=True)
+class ExportState:
+    """Where a candidate's export stands: its artifact row, and why it failed when it did."""
+
+    state: State
+    artifact: Artifact
+    error: str | None = None
 
 
 @dataclass(frozen=True)
 class _Plan:
+    """What a build needs, read from the store before it starts (no session is open while it runs)."""
+
+    artifact_id: int
+    build: str  # this attempt's token in the row's meta: only it may record the outcome
     job_id: int
     candidate_id: int
-    architecture: Architecture
+    architecture: dict[str, Any]
     dataset_path: str
     weights_kind: str
     weights_path: str
     metrics: dict[str, Any]
+    out_dir: Path
 
 
-def current_export(*, session: Session, owner: User, candidate_id: int) -> Artifact | None:
-    """The candidate's export artifact whose zip is still on disk, if any."""
+class ExportBuilds:
+    """The app's builders: a few threads (``threads``) that build bundles and record the outcome.
+
+    Why a pool owned by the app rather than FastAPI's ``BackgroundTasks``: those run in the
+    request threads (sized for short requests, ``settings.threads``) and belong to the request's
+    response; a pool of its own bounds the builds that run at once, outlives the request, and
+    ``close`` (in the app's lifespan) lets shutdown finish cleanly: builds running then complete,
+    builds still queued are cancelled and recorded as failed, so no row is left ``building``.
+    """
+
+    def __init__(self, store: Store, *, threads: int) -> None:
+        self._store = store
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="nasrec-export")
+        self._queued: dict[int, tuple[str, Future[None]]] = {}
+        self._lock = threading.Lock()
+
+    def submit(self, plan: _Plan) -> None:
+        """Build in a pool thread; RuntimeError once the pool is closed."""
+        future = self._pool.submit(self._build, plan)
+        with self._lock:
+            self._queued[plan.artifact_id] = (plan.build, future)
+        future.add_done_callback(lambda _: self._forget(plan.artifact_id))
+
+    def _forget(self, artifact_id: int) -> None:
+        with self._lock:
+            self._queued.pop(artifact_id, None)
+
+    def close(self) -> None:
+        """Wait for the running builds; cancel the queued ones (their rows become ``failed``)."""
+        with self._lock:
+            queued = dict(self._queued)
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        for artifact_id, (build, future) in queued.items():
+            if future.cancelled():
+                failure = _failure("the server stopped before it could build the bundle; POST again")
+                self._record(artifact_id, build, failure)
+
+    def _build(self, plan: _Plan) -> None:
+        from nasrec.export import export_checkpoint
+        from nasrec.export.bundle import sha256_file
+
+        log.info("building the export of candidate %s (%s weights)", plan.candidate_id, plan.weights_kind)
+        try:
+            bundle = export_checkpoint(
+                plan.architecture,
+                checkpoint=plan.weights_path,
+                dataset=plan.dataset_path,
+                out_dir=plan.out_dir,
+                metrics=plan.metrics,
+            )
+            assert bundle.zip_path is not None  # zip=True always writes one
+            outcome: dict[str, Any] = {
+                "size_bytes": bundle.zip_path.stat().st_size,
+                "sha256": sha256_file(bundle.zip_path),
+                "meta": {
+                    "state": READY,
+                    "weights": plan.weights_kind,
+                    "files": [p.name for p in bundle.files()],
+                },
+            }
+        except NasrecError as exc:  # written for users: their message is the answer
+            outcome = _failure(str(exc), weights=plan.weights_kind)
+        except Exception as exc:  # as for a 500: logged with its traceback, no internals to the client
+            log.exception("export of candidate %s failed", plan.candidate_id)
+            outcome = _failure(
+                f"the build failed unexpectedly ({type(exc).__name__}; the server's log has the details)",
+                weights=plan.weights_kind,
+            )
+        log.info("export of candidate %s: %s", plan.candidate_id, outcome["meta"]["state"])
+        self._record(plan.artifact_id, plan.build, outcome)
+
+    def _record(self, artifact_id: int, build: str, outcome: dict[str, Any]) -> None:
+        try:
+            with self._store.session(write=True) as session:
+                row = session.get(Artifact, artifact_id)
+                if row is None or (row.meta or {}).get("build") != build:
+                    return  # its job or candidate was deleted meanwhile, or the build was taken over
+                for name, value in outcome.items():
+                    setattr(row, name, value)
+                session.commit()
+        except Exception:  # the row stays ``building`` until it is stale (STALE_BUILD)
+            log.exception("could not record the export outcome of artifact %s", artifact_id)
+
+
+def _failure(message: str, **meta: Any) -> dict[str, Any]:
+    error = message if len(message) <= MAX_ERROR else message[: MAX_ERROR - 1] + "…"
+    return {"size_bytes": 0, "sha256": None, "meta": {"state": FAILED, "error": error, **meta}}
+
+
+def export_state(*, session: Session, owner: User, candidate_id: int) -> ExportState | None:
+    """The candidate's export as it stands; None when it was never exported (or its zip is gone)."""
     candidate = crud.get_candidate(session=session, owner_id=owner.id, candidate_id=candidate_id)
-    return _current(session, owner, candidate)
+    return _state_of(_exports(session, owner, candidate))
 
 
-def export_state(*, session: Session, owner: User, candidate_id: int) -> tuple[str | None, Artifact | None]:
-    """``(READY, artifact)`` when the zip can be downloaded, ``(BUILDING, None)`` while a request is
-    building it, ``(None, None)`` when it has not been exported."""
+def start_export(*, session: Session, owner: User, candidate_id: int, builds: ExportBuilds) -> ExportState:
+    """The candidate's export: as it is when ready or being built; else a build started in
+    ``builds`` (``state == BUILDING``). 409 when the candidate has no trained weights."""
     candidate = crud.get_candidate(session=session, owner_id=owner.id, candidate_id=candidate_id)
-    ready = _current(session, owner, candidate)
-    if ready is not None:
-        return READY, ready
-    exports = _exports(session, owner, candidate)
-    building = any(_state(a) == BUILDING and not _stale(a) for a in exports)
-    return (BUILDING if building else None), None
+    found = _state_of(_exports(session, owner, candidate))
+    if found is not None and found.state != FAILED:
+        return found
+    plan = _plan(session, owner, candidate)
+    zip_path = plan.out_dir.with_name(plan.out_dir.name + ".zip")
+    claim = _claim(session, plan, zip_path)
+    if claim is None:  # another request holds the build (or has just finished it)
+        session.expire_all()
+        found = _state_of(_exports(session, owner, candidate))
+        session.commit()
+        if found is None:
+            raise ConflictError(f"candidate {candidate_id}'s export is changing hands; POST again")
+        return found
+    try:
+        builds.submit(replace(plan, artifact_id=claim.id, build=claim.meta["build"]))
+    except RuntimeError as exc:  # the pool is closed: the server is shutting down
+        session.execute(delete(Artifact).where(Artifact.id == claim.id))
+        session.commit()
+        raise ConflictError("the server is shutting down; POST again in a moment") from exc
+    return ExportState(BUILDING, claim)
 
 
 def _exports(session: Session, owner: User, candidate: Candidate) -> list[Artifact]:
@@ -89,13 +215,26 @@ def _exports(session: Session, owner: User, candidate: Candidate) -> list[Artifa
     )
 
 
-def _state(artifact: Artifact) -> str:
-    return str((artifact.meta or {}).get("state", READY))
-
-
-def _current(session: Session, owner: User, candidate: Candidate) -> Artifact | None:
-    exports = _exports(session, owner, candidate)
-    return next((a for a in exports if _state(a) == READY and Path(a.path).is_file()), None)
+def _state_of(exports: list[Artifact]) -> ExportState | None:
+    """Ready (zip on disk) before building before failed; a dead build counts as failed."""
+    states = [(str((a.meta or {}).get("state", READY)), a) for a in exports]
+    for state, artifact in states:
+        if state == READY and Path(artifact.path).is_file():
+            return ExportState(READY, artifact)
+    for state, artifact in states:
+        if state == BUILDING:
+            if not _stale(artifact):
+                return ExportState(BUILDING, artifact)
+            return ExportState(
+                FAILED,
+                artifact,
+                "the server process building it stopped (or it took longer than "
+                f"{STALE_BUILD.total_seconds() / 60:.0f} minutes); POST again to build it",
+            )
+    for state, artifact in states:
+        if state == FAILED:
+            return ExportState(FAILED, artifact, str(artifact.meta.get("error") or "the build failed"))
+    return None
 
 
 def _weights(session: Session, owner: User, candidate: Candidate) -> tuple[str, str]:
@@ -121,95 +260,56 @@ def _plan(session: Session, owner: User, candidate: Candidate) -> _Plan:
         raise ConflictError(f"job {job.id}'s dataset was deleted; its candidates cannot be exported")
     kind, path = _weights(session, owner, candidate)
     return _Plan(
+        artifact_id=0,  # set once claimed
+        build="",
         job_id=job.id,
         candidate_id=candidate.id,
-        architecture=Architecture.from_dict(candidate.architecture),
+        architecture=dict(candidate.architecture),
         dataset_path=dataset.path,
         weights_kind=kind,
         weights_path=path,
         metrics={**candidate.costs, **candidate.metrics, "candidate": candidate.id, "job": job.id},
+        out_dir=runs_dir() / f"job-{job.id}" / "exports" / f"candidate-{candidate.id}",
     )
 
 
-def _subnet(plan: _Plan) -> Any:
-    from nasrec.nets import inherit_subnet
-    from nasrec.train import load_subnet, load_supernet
-
-    if plan.weights_kind == SUBNET_KIND:
-        subnet = load_subnet(plan.weights_path)
-        if subnet.arch.canonical_hash() != plan.architecture.canonical_hash():
-            raise ConflictError(
-                f"the subnet checkpoint recorded for candidate {plan.candidate_id} holds another architecture"
-            )
-        return subnet
-    subnet = inherit_subnet(load_supernet(plan.weights_path), plan.architecture)
-    subnet.eval()
-    return subnet
-
-
-def build_export(*, session: Session, owner: User, candidate_id: int) -> Artifact:
-    """The candidate's export bundle (built now unless it already is), as its artifact record."""
-    candidate = crud.get_candidate(session=session, owner_id=owner.id, candidate_id=candidate_id)
-    existing = _current(session, owner, candidate)
-    if existing is not None:
-        return existing
-    plan = _plan(session, owner, candidate)
-    out_dir = runs_dir() / f"job-{plan.job_id}" / "exports" / f"candidate-{plan.candidate_id}"
-    zip_path = out_dir.with_name(out_dir.name + ".zip")
-    for _ in range(3):
-        claim = _claim(session, plan, zip_path)
-        if claim is not None:
-            break
-        ready = _wait_for_build(session, owner, candidate)  # another request is building it
-        if ready is not None:
-            return ready
-    else:
-        raise ConflictError(f"candidate {candidate_id}'s export keeps failing in other requests; try again")
-    try:
-        size, sha256, meta = _build(plan, out_dir)
-        row = session.get(Artifact, claim, populate_existing=True)
-        if row is None:  # pragma: no cover - only this request deletes its claim
-            raise NotFoundError(f"the export record of candidate {candidate_id} vanished")
-        row.size_bytes, row.sha256, row.meta = size, sha256, meta
-        session.commit()
-    except BaseException:
-        session.rollback()
-        with contextlib.suppress(Exception):  # else the claim goes stale (STALE_BUILD) and is taken over
-            session.execute(delete(Artifact).where(Artifact.id == claim))
-            session.commit()
-        raise
-    return row
-
-
-def _claim(session: Session, plan: _Plan, zip_path: Path) -> int | None:
-    """Insert the ``building`` row; its id, or None when another request holds the build."""
+def _claim(session: Session, plan: _Plan, zip_path: Path) -> Artifact | None:
+    """Insert the ``building`` row and return it; None when another request holds the build."""
     for _ in range(3):
         row = Artifact(
             job_id=plan.job_id,
             candidate_id=plan.candidate_id,
             kind=EXPORT_KIND,
             path=str(zip_path),
-            meta={"state": BUILDING, "host": socket.gethostname(), "pid": os.getpid()},
+            meta={
+                "state": BUILDING,
+                "host": socket.gethostname(),
+                "pid": os.getpid(),
+                "build": uuid.uuid4().hex,
+            },
         )
         session.add(row)
         try:
-            session.commit()  # hold no transaction while the bundle is built
-            return row.id
+            session.commit()
+            return row
         except IntegrityError:
             session.rollback()
         held = session.scalars(
             select(Artifact)
             .where(
-                Artifact.job_id == plan.job_id, Artifact.kind == EXPORT_KIND, Artifact.path == str(zip_path)
+                Artifact.job_id == plan.job_id,
+                Artifact.kind == EXPORT_KIND,
+                Artifact.path == str(zip_path),
             )
             .execution_options(populate_existing=True)
         ).one_or_none()
         if held is None:
-            continue  # its build failed and its row is gone: try again
-        if _state(held) == BUILDING and not _stale(held):
+            continue  # replaced meanwhile and gone again: try again
+        state = str((held.meta or {}).get("state", READY))
+        if (state == BUILDING and not _stale(held)) or (state == READY and zip_path.is_file()):
             session.commit()
             return None
-        # a stale build, or a ready record whose zip was deleted: replace it
+        # a failed or dead build, or a ready record whose zip was deleted: replace it
         session.execute(delete(Artifact).where(Artifact.id == held.id))
         session.commit()
     return None
@@ -226,34 +326,3 @@ def _stale(building: Artifact) -> bool:
         except PermissionError:
             pass
     return utcnow() - building.created_at >= STALE_BUILD
-
-
-def _wait_for_build(session: Session, owner: User, candidate: Candidate) -> Artifact | None:
-    """The export another request is building, once ready; None when that build failed or its
-    server died (the caller builds it instead); 409 after ``BUILD_WAIT`` seconds."""
-    deadline = time.monotonic() + BUILD_WAIT
-    while True:
-        session.expire_all()  # sessions keep loaded rows across commits: read the rows afresh
-        ready = _current(session, owner, candidate)
-        building = [a for a in _exports(session, owner, candidate) if _state(a) == BUILDING]
-        session.commit()  # never sleep in a transaction (on SQLite this one holds the write lock)
-        if ready is not None:
-            return ready
-        if not building or all(_stale(a) for a in building):
-            return None
-        if time.monotonic() > deadline:
-            raise ConflictError(
-                f"candidate {candidate.id}'s export is still being built; GET its export when it is ready"
-            )
-        time.sleep(0.25)
-
-
-def _build(plan: _Plan, out_dir: Path) -> tuple[int, str, dict[str, Any]]:
-    from nasrec.export import export_bundle
-    from nasrec.export.bundle import sha256_file
-
-    bundle = export_bundle(_subnet(plan), dataset=plan.dataset_path, out_dir=out_dir, metrics=plan.metrics)
-    if bundle.zip_path is None:  # pragma: no cover - zip=True always writes one
-        raise NotFoundError("the export wrote no zip")
-    meta = {"state": READY, "weights": plan.weights_kind, "files": [p.name for p in bundle.files()]}
-    return bundle.zip_path.stat().st_size, sha256_file(bundle.zip_path), meta

@@ -1,9 +1,9 @@
 """A job over HTTP, end to end: ``nasrec serve --processes 2`` (API in two child processes, embedded
 worker + Ray in the parent) in a subprocess; a dataset synthesized and a small job submitted over the
 API; polled to completion; the leaderboard, the Pareto front and the job's result read; the winner
-exported (concurrent requests build once), downloaded, loaded with ``nasrec.load_exported`` and used
-to predict; the server stopped, every process of it gone, and started again (one process). On SQLite
-and PostgreSQL."""
+exported (concurrent requests start one background build, polled until ready), downloaded, loaded
+with ``nasrec.load_exported`` and used to predict; the server stopped, every process of it gone, and
+started again (one process). On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -118,16 +118,24 @@ def test_a_job_over_http_runs_to_an_export_that_predicts(
     assert result["counts"]["evaluated"] == BUDGET and result["winner"]["candidate_id"] == winner["id"]
 
     export = f"/jobs/{job_id}/candidates/{winner['id']}/export"
-    not_yet = api.get(export)
-    assert not_yet.status_code == 409 and "not been exported yet" in not_yet.json()["detail"]
-    with ThreadPoolExecutor(3) as pool:  # three clicks at once build one bundle
-        built = list(pool.map(lambda _: api.post(export), range(3)))
-    assert [b.status_code for b in built] == [200, 200, 200], [b.text for b in built]
-    assert len({(b.json()["id"], b.json()["sha256"]) for b in built}) == 1
-    assert built[0].json()["meta"]["weights"] == "subnet"  # the retrained checkpoint
-    download = api.get(export)
+    not_yet = api.get(export + ".zip")
+    assert not_yet.status_code == 404 and "not been exported yet" in not_yet.json()["detail"]
+    with ThreadPoolExecutor(3) as pool:  # three clicks at once (two API processes) start one build
+        started = list(pool.map(lambda _: api.post(export), range(3)))
+    assert {s.status_code for s in started} <= {200, 202}, [s.text for s in started]
+    assert len({(s.json()["id"], s.json()["started_at"]) for s in started}) == 1
+    building = next((s for s in started if s.status_code == 202), None)
+    assert building is None or building.headers["location"] == f"/api/v1{export}"
+    deadline = time.monotonic() + 300
+    while (status := api.get(export).json())["state"] == "building":  # poll the status
+        assert time.monotonic() < deadline, "the export is still building"
+        time.sleep(0.5)
+    assert status["state"] == "ready", status
+    built = status["export"]
+    assert built["meta"]["weights"] == "subnet"  # the retrained checkpoint
+    download = api.get(export + ".zip")
     assert download.status_code == 200 and download.headers["content-type"] == "application/zip"
-    assert len(download.content) == built[0].json()["size_bytes"]
+    assert len(download.content) == built["size_bytes"]
     bundle = tmp_path / "winner.zip"
     bundle.write_bytes(download.content)
 

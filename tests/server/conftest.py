@@ -13,6 +13,7 @@ from server.core.config import Settings
 from server.main import create_app
 from tests.support.service import Account
 from tests.support.store import database_url, store  # noqa: F401
+from tests.support.weights import trainer  # noqa: F401
 
 KiB = 1024
 

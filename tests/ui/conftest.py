@@ -8,8 +8,7 @@ recorded, and the tests assert there were none (no CDN).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from server.core.config import Settings
 from server.main import create_app
 from tests.support.service import Account, LiveServer, serve
 from tests.support.store import database_url, store  # noqa: F401
+from tests.support.weights import trainer  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("NASREC_CHROMIUM", "/usr/bin/chromium")
@@ -96,40 +96,3 @@ def screenshots() -> Path:
     path = Path(os.environ.get("NASREC_SCREENSHOTS", REPO / "screenshots" / "ui"))
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-@dataclass
-class Trainer:
-    """A small synthetic dataset and SubNet checkpoints trained on it, one per architecture."""
-
-    dataset_path: str
-    train: Callable[[dict[str, Any]], Path]
-
-
-@pytest.fixture(scope="session")
-def trainer(tmp_path_factory: pytest.TempPathFactory) -> Trainer:
-    """Real weights for the export button: a 1,000-row planted dataset and a 2-step SubNet run per
-    architecture asked for (cached for the session)."""
-    from nasrec.data import synthesize
-    from nasrec.space import Architecture, load_space
-    from nasrec.train import TrainConfig, train_subnet
-
-    home = tmp_path_factory.mktemp("trained")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("NASREC_HOME", str(home))
-        dataset = synthesize("ui-export", rows=1000, seed=0)
-    runs: dict[str, Path] = {}
-    config = TrainConfig(
-        steps=2, batch_size=64, eval_rows=64, checkpoint_every=2, log_every=2, embedding_backend="torch"
-    )
-
-    def train(architecture: dict[str, Any]) -> Path:
-        arch = Architecture.from_dict(architecture)
-        key = arch.canonical_hash()
-        if key not in runs:
-            model = load_space("nasrec_small").model
-            train_subnet(arch, dataset=dataset, model=model, config=config, run_dir=home / "runs" / key)
-            runs[key] = home / "runs" / key
-        return runs[key]
-
-    return Trainer(str(dataset.path), train)

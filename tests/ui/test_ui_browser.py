@@ -9,6 +9,7 @@ Screenshots go to ``screenshots/ui/`` (or ``NASREC_SCREENSHOTS``).
 from __future__ import annotations
 
 import io
+import shutil
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -167,6 +168,7 @@ def _export(
         )
     with page.expect_download(timeout=180_000) as download_info:
         page.click("#export")
+        page.wait_for_selector("#export-status:has-text('building the export bundle')")  # polling
     download = download_info.value
     assert download.suggested_filename == f"nasrec-candidate-{candidate_id}.zip"
     with zipfile.ZipFile(io.BytesIO(Path(download.path()).read_bytes())) as bundle:
@@ -182,7 +184,11 @@ def _export(
     assert len(exports) == 1 and exports[0].size_bytes == Path(download.path()).stat().st_size
     # built once: exporting again returns the same bundle
     again = httpx.post(f"{server.url}/api/v1/candidates/{candidate_id}/export", headers=account.headers)
-    assert again.status_code == 200 and again.json()["id"] == exports[0].id
+    assert (
+        again.status_code == 200 and again.json()["state"] == "ready" and again.json()["id"] == exports[0].id
+    )
+    page.reload()  # the page says where an earlier export stands
+    page.wait_for_selector("#export-status:has-text('built: Export bundle downloads it')")
 
 
 def test_job_page_leaderboard_pareto_and_candidate(
@@ -205,6 +211,32 @@ def test_job_page_leaderboard_pareto_and_candidate(
     page.screenshot(path=str(screenshots / "job.png"), full_page=True)
     candidate_id = _candidate(page, live_server, seeded, screenshots)
     _export(page, live_server, alice, trainer, candidate_id, screenshots)
+
+
+def test_a_failed_export_is_shown_and_tried_again(
+    page: Any, live_server: LiveServer, alice: Account, trainer: Any, tmp_path: Path, screenshots: Path
+) -> None:
+    seeded = seed_search_job(live_server.store, alice, candidates=1, dataset_path=trainer.dataset_path)
+    candidate_id = seeded.candidate_ids[0]
+    with live_server.store.session(write=True) as session:
+        candidate = crud.get_candidate(session=session, owner_id=None, candidate_id=candidate_id)
+        run_dir = tmp_path / "run"
+        shutil.copytree(trainer.train(candidate.architecture), run_dir)
+        crud.add_artifact(
+            session=session, job_id=seeded.job_id, candidate_id=candidate_id, kind="subnet", path=str(run_dir)
+        )
+    shutil.move(run_dir / "checkpoints", tmp_path / "kept")  # the build will find no checkpoint
+    _login(page, live_server, alice, f"/ui/candidates/{candidate_id}")
+    page.wait_for_selector("#diagram svg g.block")
+    page.click("#export")
+    page.wait_for_selector("#export-status:has-text('export failed: no checkpoint at')", timeout=120_000)
+    assert page.is_enabled("#export") and page.is_hidden("#export-link")
+    page.screenshot(path=str(screenshots / "candidate-export-failed.png"))
+    shutil.move(tmp_path / "kept", run_dir / "checkpoints")
+    with page.expect_download(timeout=180_000) as download_info:
+        page.click("#export")
+    assert download_info.value.suggested_filename == f"nasrec-candidate-{candidate_id}.zip"
+    page.wait_for_selector("#export-status:has-text('sha256')")
 
 
 def test_swagger_ui_renders_offline(page: Any, live_server: LiveServer, screenshots: Path) -> None:

@@ -1,27 +1,36 @@
-"""Candidates: show one (its architecture, metrics and costs), draw its architecture (SVG), export it
-(build the bundle once, then download the zip).
+"""Candidates: show one (its architecture, metrics and costs), draw its architecture (SVG), export it.
 
-The export is also addressed through its job, ``/jobs/{job_id}/candidates/{candidate_id}/export``:
-POST builds it (once, however many requests arrive together), GET downloads the zip and answers 409
-while it is being built or before it has been.
+The export is a resource of its own, at ``/candidates/{id}/export`` and, addressed through its job,
+``/jobs/{job_id}/candidates/{id}/export``:
+
+    POST  .../export      start building the bundle in the background: 202 with state "building"
+                          and ``Location`` (the status URL to poll); 200 with state "ready" when it
+                          is built. Concurrent POSTs (any server process) start one build; a POST
+                          after a failed build retries it
+    GET   .../export      the state: "building", "ready" (with the bundle's record) or "failed"
+                          (with why); 404 when it was never exported
+    GET   .../export.zip  the bundle: 409 while it is being built or when its build failed, 404
+                          when it was never exported
 
 Where the weights come from: the candidate's SubNet checkpoint when the job's finalisation retrained
 it (the top-k, the winner, the baselines), else the job's supernet (the candidate's inherited
-weights: the very model its one-shot validation scores were measured on; nothing is retrained in a
-request). See ``server.core.exports``."""
+weights: the very model its one-shot validation scores were measured on; nothing is retrained).
+The bookkeeping is ``server.core.exports``; the bundle is ``nasrec.export.export_checkpoint``'s."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
+from sqlalchemy.orm import Session
 from starlette.responses import FileResponse, Response
 
 from nasrec.diagram import architecture_svg
 from nasrec.errors import ConflictError, NotFoundError
-from nasrec.store import crud
-from server.api.deps import AsUser, CurrentUser, SessionDep, run_long
+from nasrec.store import User, crud
+from server.api.deps import AsUser, CurrentUser, SessionDep
 from server.api.params import CandidateId, JobId
-from server.core.exports import BUILDING, build_export, current_export, export_state
-from server.models import CandidateDetail, ExportPublic, Problem
+from server.core.config import API_PREFIX
+from server.core.exports import BUILDING, FAILED, READY, ExportState, export_state, start_export
+from server.models import CandidateDetail, ExportPublic, ExportStatus, Problem
 
 router = APIRouter(prefix="/candidates", tags=["candidates"])
 job_router = APIRouter(prefix="/jobs/{job_id}/candidates", tags=["candidates"])
@@ -57,101 +66,148 @@ def candidate_diagram(candidate_id: CandidateId, session: SessionDep, current_us
     return Response(svg, media_type=SVG, headers=SVG_HEADERS)
 
 
-@router.post(
-    "/{candidate_id}/export",
-    response_model=ExportPublic,
-    responses={
-        404: {"model": Problem, "description": "no such candidate (or not yours)"},
-        409: {"model": Problem, "description": "the candidate has no trained weights yet"},
-    },
-)
-async def export_candidate(
-    request: Request, candidate_id: CandidateId, session: SessionDep, current_user: CurrentUser
-) -> object:
-    """Build the candidate's export bundle (TorchScript, ONNX, safetensors weights, feature map,
-    metrics; verified against the SubNet), unless it is already built; then download ``export.zip``."""
-    return await run_long(
-        request, build_export, session=session, owner=current_user, candidate_id=candidate_id
-    )
+# --- export ---------------------------------------------------------------------------------
+
+ZIP_RESPONSE = {
+    "content": {ZIP: {"schema": {"type": "string", "format": "binary"}}},
+    "description": "the bundle (TorchScript, ONNX, safetensors weights, feature map, metrics)",
+}
+POST_RESPONSES: dict[int | str, dict[str, object]] = {
+    200: {"model": ExportStatus, "description": "already built (state ready); no build started"},
+    404: {"model": Problem, "description": "no such candidate (or not yours)"},
+    409: {"model": Problem, "description": "the candidate has no trained weights yet"},
+}
+STATUS_RESPONSES: dict[int | str, dict[str, object]] = {
+    404: {"model": Problem, "description": "no such candidate (or not yours), or never exported"},
+}
+ZIP_RESPONSES: dict[int | str, dict[str, object]] = {
+    200: ZIP_RESPONSE,
+    404: {"model": Problem, "description": "no such candidate (or not yours), or never exported"},
+    409: {"model": Problem, "description": "the bundle is being built, or its build failed"},
+}
 
 
-@router.get(
-    "/{candidate_id}/export.zip",
-    response_class=FileResponse,
-    responses={
-        200: {
-            "content": {ZIP: {"schema": {"type": "string", "format": "binary"}}},
-            "description": "the bundle",
-        },
-        404: {"model": Problem, "description": "no such candidate, or not exported yet"},
-    },
-)
-def download_export(
-    candidate_id: CandidateId, session: SessionDep, current_user: CurrentUser
-) -> FileResponse:
-    """The zip built by ``POST .../export``."""
-    artifact = current_export(session=session, owner=current_user, candidate_id=candidate_id)
-    if artifact is None:
-        raise NotFoundError(
-            f"candidate {candidate_id} has not been exported yet: "
-            f"POST /api/v1/candidates/{candidate_id}/export builds it"
-        )
-    return FileResponse(artifact.path, media_type=ZIP, filename=f"nasrec-candidate-{candidate_id}.zip")
+def _export_url(candidate_id: int, job_id: int | None) -> str:
+    scope = "" if job_id is None else f"/jobs/{job_id}"
+    return f"{API_PREFIX}{scope}/candidates/{candidate_id}/export"
 
 
-def _check_job(session: SessionDep, current_user: CurrentUser, job_id: int, candidate_id: int) -> None:
-    """404 unless the candidate is one of the job's (and the user's)."""
-    candidate = crud.get_candidate(session=session, owner_id=current_user.id, candidate_id=candidate_id)
-    if candidate.job_id != job_id:
+def _check_job(session: Session, user: User, job_id: int | None, candidate_id: int) -> None:
+    """404 unless the candidate is one of the job's (and the user's); ``job_id`` None: no job given."""
+    candidate = crud.get_candidate(session=session, owner_id=user.id, candidate_id=candidate_id)
+    if job_id is not None and candidate.job_id != job_id:
         raise NotFoundError(f"job {job_id} has no candidate {candidate_id}")
 
 
+def _status(found: ExportState, url: str) -> ExportStatus:
+    return ExportStatus(
+        id=found.artifact.id,
+        state=found.state,
+        error=found.error,
+        started_at=found.artifact.created_at,
+        status_url=url,
+        download_url=url + ".zip",
+        export=ExportPublic.model_validate(found.artifact) if found.state == READY else None,
+    )
+
+
+async def _start(
+    request: Request, response: Response, as_user: AsUser, candidate_id: int, job_id: int | None
+) -> ExportStatus:
+    builds = request.app.state.exports
+
+    def start(session: Session, user: User) -> ExportState:
+        _check_job(session, user, job_id, candidate_id)
+        return start_export(session=session, owner=user, candidate_id=candidate_id, builds=builds)
+
+    url = _export_url(candidate_id, job_id)
+    found = await as_user.run(start)
+    if found.state == BUILDING:
+        response.headers["Location"] = url
+    else:
+        response.status_code = 200
+    return _status(found, url)
+
+
+def _not_exported(candidate_id: int, url: str) -> NotFoundError:
+    return NotFoundError(f"candidate {candidate_id} has not been exported yet: POST {url} builds it")
+
+
+async def _read(as_user: AsUser, candidate_id: int, job_id: int | None) -> ExportState:
+    def read(session: Session, user: User) -> ExportState | None:
+        _check_job(session, user, job_id, candidate_id)
+        return export_state(session=session, owner=user, candidate_id=candidate_id)
+
+    found = await as_user.run(read)
+    if found is None:
+        raise _not_exported(candidate_id, _export_url(candidate_id, job_id))
+    return found
+
+
+async def _download(as_user: AsUser, candidate_id: int, job_id: int | None, filename: str) -> FileResponse:
+    found = await _read(as_user, candidate_id, job_id)
+    url = _export_url(candidate_id, job_id)
+    if found.state == BUILDING:
+        raise ConflictError(f"candidate {candidate_id}'s export is being built; GET {url} until it is ready")
+    if found.state == FAILED:
+        raise ConflictError(
+            f"candidate {candidate_id}'s export failed: {found.error}; POST {url} to try again"
+        )
+    return FileResponse(found.artifact.path, media_type=ZIP, filename=filename)
+
+
+@router.post("/{candidate_id}/export", response_model=ExportStatus, status_code=202, responses=POST_RESPONSES)
+async def export_candidate(
+    request: Request, response: Response, candidate_id: CandidateId, as_user: AsUser
+) -> ExportStatus:
+    """Build the candidate's export bundle (TorchScript, ONNX, safetensors weights, feature map,
+    metrics; verified against the SubNet) in the background: 202 with state ``building``; poll the
+    ``Location`` (``GET .../export``) until it is ``ready``, then download ``export.zip``. 200 when
+    it is already built. A POST while it is being built joins that build; after a failed one, retries."""
+    return await _start(request, response, as_user, candidate_id, None)
+
+
+@router.get("/{candidate_id}/export", response_model=ExportStatus, responses=STATUS_RESPONSES)
+async def candidate_export_status(candidate_id: CandidateId, as_user: AsUser) -> ExportStatus:
+    """Where the candidate's export stands: ``building``, ``ready`` (with the bundle's record) or
+    ``failed`` (with the reason)."""
+    return _status(await _read(as_user, candidate_id, None), _export_url(candidate_id, None))
+
+
+@router.get("/{candidate_id}/export.zip", response_class=FileResponse, responses=ZIP_RESPONSES)
+async def download_export(candidate_id: CandidateId, as_user: AsUser) -> FileResponse:
+    """The zip built by ``POST .../export``."""
+    return await _download(as_user, candidate_id, None, f"nasrec-candidate-{candidate_id}.zip")
+
+
+JOB_POST_RESPONSES = {
+    **POST_RESPONSES,
+    404: {"model": Problem, "description": "no such job or candidate (or not yours)"},
+}
+
+
 @job_router.post(
-    "/{candidate_id}/export",
-    response_model=ExportPublic,
-    responses={
-        404: {"model": Problem, "description": "no such job or candidate (or not yours)"},
-        409: {"model": Problem, "description": "the candidate has no trained weights yet"},
-    },
+    "/{candidate_id}/export", response_model=ExportStatus, status_code=202, responses=JOB_POST_RESPONSES
 )
 async def export_job_candidate(
-    request: Request, job_id: JobId, candidate_id: CandidateId, session: SessionDep, current_user: CurrentUser
-) -> object:
-    """Build the candidate's export bundle unless it is built: requests that arrive while it is
-    being built wait for that build and get the same record. Then GET this path for the zip."""
-
-    def check_and_build() -> object:
-        _check_job(session, current_user, job_id, candidate_id)
-        return build_export(session=session, owner=current_user, candidate_id=candidate_id)
-
-    return await run_long(request, check_and_build)
+    request: Request, response: Response, job_id: JobId, candidate_id: CandidateId, as_user: AsUser
+) -> ExportStatus:
+    """``POST /candidates/{id}/export``, for a candidate of this job (404 otherwise); the status
+    and download URLs it answers are this path's."""
+    return await _start(request, response, as_user, candidate_id, job_id)
 
 
-@job_router.get(
-    "/{candidate_id}/export",
-    response_class=FileResponse,
-    responses={
-        200: {
-            "content": {ZIP: {"schema": {"type": "string", "format": "binary"}}},
-            "description": "the bundle (TorchScript, ONNX, safetensors weights, feature map, metrics)",
-        },
-        404: {"model": Problem, "description": "no such job or candidate (or not yours)"},
-        409: {"model": Problem, "description": "the bundle is being built, or has not been exported yet"},
-    },
-)
-def download_job_candidate_export(
-    job_id: JobId, candidate_id: CandidateId, session: SessionDep, current_user: CurrentUser
+@job_router.get("/{candidate_id}/export", response_model=ExportStatus, responses=STATUS_RESPONSES)
+async def job_candidate_export_status(
+    job_id: JobId, candidate_id: CandidateId, as_user: AsUser
+) -> ExportStatus:
+    """``GET /candidates/{id}/export``, for a candidate of this job."""
+    return _status(await _read(as_user, candidate_id, job_id), _export_url(candidate_id, job_id))
+
+
+@job_router.get("/{candidate_id}/export.zip", response_class=FileResponse, responses=ZIP_RESPONSES)
+async def download_job_candidate_export(
+    job_id: JobId, candidate_id: CandidateId, as_user: AsUser
 ) -> FileResponse:
-    """The zip built by ``POST`` on this path."""
-    _check_job(session, current_user, job_id, candidate_id)
-    state, artifact = export_state(session=session, owner=current_user, candidate_id=candidate_id)
-    if state == BUILDING:
-        raise ConflictError(f"candidate {candidate_id}'s export is being built; try again in a few seconds")
-    if artifact is None:
-        raise ConflictError(
-            f"candidate {candidate_id} has not been exported yet: "
-            f"POST /api/v1/jobs/{job_id}/candidates/{candidate_id}/export builds it"
-        )
-    return FileResponse(
-        artifact.path, media_type=ZIP, filename=f"nasrec-job-{job_id}-candidate-{candidate_id}.zip"
-    )
+    """The zip built by ``POST`` on ``.../export``."""
+    return await _download(as_user, candidate_id, job_id, f"nasrec-job-{job_id}-candidate-{candidate_id}.zip")

@@ -55,26 +55,50 @@
     document.getElementById("arch-json").textContent = JSON.stringify(c.architecture, null, 2);
   }
 
+  // The export: POST starts the build in the background (202, state "building"); the page polls
+  // GET .../export until the state is "ready" (then downloads .../export.zip) or "failed".
   const button = document.getElementById("export");
   const status = document.getElementById("export-status");
   const link = document.getElementById("export-link");
+  const POLL_MS = 1000;
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  async function settled(state) {
+    const started = Date.now();
+    while (state.state === "building") {
+      const seconds = Math.round((Date.now() - started) / 1000);
+      status.textContent = `building the export bundle… ${seconds} s`;
+      await sleep(POLL_MS);
+      state = await request("GET", base + "/export");
+    }
+    return state;
+  }
+
+  async function download(state) {
+    status.textContent = "downloading…";
+    const response = await request("GET", base + "/export.zip", { raw: true });
+    const blob = await response.blob();
+    const name = `nasrec-candidate-${id}.zip`;
+    if (link.href) URL.revokeObjectURL(link.href);
+    link.href = URL.createObjectURL(blob);
+    link.download = name;
+    link.textContent = `${name} (${num(blob.size)} bytes)`;
+    link.hidden = false;
+    const sha256 = state.export && state.export.sha256;
+    status.textContent = sha256 ? `sha256 ${sha256.slice(0, 12)}…` : "ready";
+    link.click();
+  }
+
+  const failed = (state) => "export failed: " + state.error + " (Export bundle tries again)";
+
   button.addEventListener("click", async () => {
     button.disabled = true;
     link.hidden = true;
-    status.textContent = "building the export bundle…";
+    status.textContent = "starting the export…";
     try {
-      const built = await request("POST", base + "/export");
-      status.textContent = "downloading…";
-      const response = await request("GET", base + "/export.zip", { raw: true });
-      const blob = await response.blob();
-      const name = `nasrec-candidate-${id}.zip`;
-      if (link.href) URL.revokeObjectURL(link.href);
-      link.href = URL.createObjectURL(blob);
-      link.download = name;
-      link.textContent = `${name} (${num(blob.size)} bytes)`;
-      link.hidden = false;
-      status.textContent = built.sha256 ? `sha256 ${built.sha256.slice(0, 12)}…` : "ready";
-      link.click();
+      const state = await settled(await request("POST", base + "/export"));
+      if (state.state === "failed") status.textContent = failed(state);
+      else await download(state);
     } catch (error) {
       status.textContent = "export failed: " + error.message;
     } finally {
@@ -82,7 +106,31 @@
     }
   });
 
+  // An export started earlier (in this page or another): say where it stands.
+  async function showExport() {
+    let state;
+    try {
+      state = await request("GET", base + "/export");
+    } catch (error) {
+      if (error.status === 404) return; // never exported
+      throw error;
+    }
+    if (state.state === "building") {
+      button.disabled = true;
+      try {
+        state = await settled(state);
+      } finally {
+        button.disabled = false;
+      }
+    }
+    if (state.state === "failed") status.textContent = failed(state);
+    else status.textContent = "built: Export bundle downloads it";
+  }
+
   show().catch((error) => nasrec.showError(error));
+  showExport().catch((error) => {
+    status.textContent = "export status unavailable: " + error.message;
+  });
   showDiagram().catch((error) => {
     document.getElementById("diagram").replaceChildren(el("p", { class: "error" }, error.message));
   });
