@@ -71,24 +71,13 @@ def demo(
 
 
 def main() -> None:
-    """Entry point: run the app, printing nasrec errors as one clear line instead of a traceback."""
+    """Entry point. Typer's standalone mode prints usage errors as usage messages (exit 2); nasrec's
+    own errors are printed as one clear line (exit 1), never as a traceback."""
     try:
-        app(standalone_mode=False)
+        app(prog_name="nasrec")
     except NasrecError as exc:
         err_console.print(f"[bold red]error:[/] {exc}")
         sys.exit(1)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        err_console.print("aborted")
-        sys.exit(130)
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
 
 
 if __name__ == "__main__":
