@@ -22,7 +22,7 @@ SCANNED = ("nasrec", "server")
 #: Bottom to top: (layer, packages). A package covers its submodules, except the root ``nasrec``,
 #: which is only ``nasrec/__init__.py`` (``__version__``; each subpackage has its own row).
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("base", ("nasrec", "nasrec.errors", "nasrec.home", "nasrec.console")),
+    ("base", ("nasrec", "nasrec.errors", "nasrec.home", "nasrec.console", "nasrec.ray_runtime")),
     ("foundations", ("nasrec.space", "nasrec.data", "nasrec.store")),
     ("models and costs", ("nasrec.nets", "nasrec.cost", "nasrec.spec", "nasrec.diagram")),
     ("training", ("nasrec.train",)),

@@ -219,8 +219,9 @@ class LocalEvaluator:
 class ActorPoolEvaluator:
     """``num_actors`` Ray actors, each holding the supernet; candidates are spread over them.
 
-    Starts a local Ray runtime when none is running (and shuts it down on ``close``), or joins
-    ``address``. Results come back in the order of the architectures, whatever actor scored them.
+    Uses the process's Ray runtime; without one, starts one (``nasrec.ray_runtime``: ``address``, else
+    ``NASREC_RAY_ADDRESS``, else embedded with room for every actor) and stops it on ``close``. Results
+    come back in the order of the architectures, whatever actor scored them.
     """
 
     def __init__(
@@ -235,10 +236,10 @@ class ActorPoolEvaluator:
         import ray
         from ray.util import ActorPool
 
-        self._owns_ray = False
-        if not ray.is_initialized():
-            _init_ray(address, num_actors, cpus_per_actor)
-            self._owns_ray = True
+        from nasrec.ray_runtime import ensure_ray
+
+        cpus = max(os.cpu_count() or 1, int(num_actors * cpus_per_actor + 0.999))
+        self._owns_ray = ensure_ray(address=address, num_cpus=cpus)
         threads = max(1, int(cpus_per_actor))
         remote_cls = ray.remote(num_cpus=cpus_per_actor, num_gpus=gpus_per_actor, max_restarts=1)(
             CandidateEvaluator
@@ -277,27 +278,14 @@ class ActorPoolEvaluator:
         for actor in getattr(self, "actors", []):
             ray.kill(actor)
         self.actors = []
-        if self._owns_ray and ray.is_initialized():
-            ray.shutdown()
+        if getattr(self, "_owns_ray", False):
+            from nasrec.ray_runtime import shutdown_ray
+
+            shutdown_ray()
+            self._owns_ray = False
 
     def __enter__(self) -> ActorPoolEvaluator:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _init_ray(address: str | None, num_actors: int, cpus_per_actor: float) -> None:
-    import ray
-
-    if address:
-        ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
-        return
-    cpus = max(os.cpu_count() or 1, int(num_actors * cpus_per_actor + 0.999))
-    ray.init(
-        num_cpus=cpus,
-        include_dashboard=False,
-        log_to_driver=False,
-        ignore_reinit_error=True,
-        configure_logging=False,
-    )
