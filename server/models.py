@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from nasrec.names import DATASET_NAME_PATTERN
 from nasrec.store import CandidateKind, JobState
 
 
@@ -53,7 +54,7 @@ class TokensPublic(BaseModel):
 
 # --- datasets ---------------------------------------------------------------------------------
 
-DatasetName = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", description="unique among your datasets")
+DatasetName = Field(pattern=DATASET_NAME_PATTERN, description="unique among your datasets")
 
 
 class IngestOptions(_In):
