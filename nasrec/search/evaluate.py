@@ -10,7 +10,7 @@ Per candidate (``CandidateEvaluator.evaluate``):
    seed, so differences come from the architecture and not from the data order;
 3. log loss and AUC on the first ``val_rows`` rows of the validation split (a fixed subset: the split is
    already a stratified random sample);
-4. measured latency of the SubNet for one batch on this machine, when asked.
+4. measured latency of the SubNet for one batch on this machine, when asked (``nasrec.cost.latency``).
 
 What the reference does instead, and why this is better (its weak point 10): one fresh process per
 candidate that unpickles the whole checkpoint (optimizer state included) and rebuilds data loaders.
@@ -129,16 +129,10 @@ class CandidateEvaluator:
         return out
 
     def _latency_ms(self, model: Any) -> float:
-        """The cost module's latency measurement when present, else one timed batch of val rows."""
-        size = min(self.settings["latency_batch_size"], len(self.val_view))
-        try:
-            from nasrec.cost.latency import measure_latency
+        """The one latency measurement (``nasrec.cost.latency.measure_latency``) at the spec's batch size."""
+        from nasrec.cost.latency import measure_latency
 
-            return float(measure_latency(model, size))
-        except (ImportError, NotImplementedError):
-            # fbgemm's CPU lookup has no inference-mode kernel, which measure_latency uses: time the
-            # same forward under no_grad instead.
-            return measure_latency_ms(model, self.val_view.batch(0, size), repeats=20)
+        return float(measure_latency(model, min(self.settings["latency_batch_size"], len(self.val_view))))
 
 
 def finetune_head(model: Any, train_view: Any, *, steps: int, batch_size: int, lr: float, seed: int) -> None:
@@ -179,24 +173,6 @@ def finetune_head(model: Any, train_view: Any, *, steps: int, batch_size: int, l
     finally:
         hook.remove()
         model.train(was_training)
-
-
-def measure_latency_ms(model: Any, batch: Any, repeats: int = 20, warmup: int = 3) -> float:
-    """Median wall time of one forward of ``batch`` (ms) in eval mode, after ``warmup`` forwards."""
-    import torch
-
-    times = []
-    was_training = model.training
-    model.eval()
-    with torch.no_grad():
-        for _ in range(warmup):
-            model(batch)
-        for _ in range(repeats):
-            start = time.perf_counter()
-            model(batch)
-            times.append(time.perf_counter() - start)
-    model.train(was_training)
-    return 1000.0 * sorted(times)[len(times) // 2]
 
 
 class LocalEvaluator:
