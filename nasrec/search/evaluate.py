@@ -136,7 +136,8 @@ class CandidateEvaluator:
 
 
 def finetune_head(model: Any, train_view: Any, *, steps: int, batch_size: int, lr: float, seed: int) -> None:
-    """Train only the head of ``model`` for ``steps`` batches (Adagrad, cosine-decayed lr).
+    """Train only the head of ``model`` for ``steps`` batches (Adagrad, cosine-decayed lr, no warm-up,
+    no clipping), with the training loop's parts: ``Optimizers`` and ``train_step``.
 
     The body runs under ``no_grad`` (its output is captured at the head's input), so no gradient or
     fused optimizer update can reach the body or the embedding tables; only ``model.head`` learns.
@@ -144,32 +145,39 @@ def finetune_head(model: Any, train_view: Any, *, steps: int, batch_size: int, l
     """
     import numpy as np
     import torch
-    import torch.nn.functional as F
+
+    from nasrec.train import TrainConfig
+    from nasrec.train.loop import TrainTask, train_step
 
     head = model.head
-    optimizer = torch.optim.Adagrad(head.parameters(), lr=lr, eps=1e-2)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: 0.5 * (1 + np.cos(np.pi * min(step, steps) / max(steps, 1)))
-    )
     captured: dict[str, Any] = {}
+
+    def forward(m: Any, batch: Any, step: int, rng: np.random.Generator) -> Any:
+        with torch.no_grad():
+            m(batch)
+        return head(*[a.detach() for a in captured["args"]])
+
+    task = TrainTask(model, forward, validate=None, metadata={}, trainable=list(head.parameters()))
+    config = TrainConfig(
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        min_lr=0.0,
+        warmup_steps=0,
+        grad_clip=None,
+        optimizer="adagrad",
+        weight_decay=0.0,
+    )
+    optimizers = task.optimizers(config, steps)
     hook = head.register_forward_pre_hook(lambda _module, args: captured.__setitem__("args", args))
     rng = np.random.default_rng([seed, 31])
     n = len(train_view)
     was_training = model.training
     model.eval()  # the body is frozen; no op of the space behaves differently in train mode anyway
     try:
-        for _ in range(steps):
+        for step in range(steps):
             rows = np.sort(rng.choice(n, size=min(batch_size, n), replace=False))
-            batch = train_view.take(rows)
-            with torch.no_grad():
-                model(batch)
-            inputs = [a.detach() for a in captured["args"]]
-            logits = head(*inputs)
-            loss = F.binary_cross_entropy_with_logits(logits, batch.labels)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
+            train_step(task, optimizers, train_view.take(rows).to(optimizers.device), step, rng)
     finally:
         hook.remove()
         model.train(was_training)
