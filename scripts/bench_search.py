@@ -42,9 +42,8 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
-    import ray
-
     from nasrec.jobs.demo import DEMO_SPEC, ensure_planted
+    from nasrec.ray_runtime import shutdown_ray
     from nasrec.search.evaluate import ActorPoolEvaluator, evaluation_settings
     from nasrec.search.search import create_search
     from nasrec.space import sample_architecture
@@ -89,8 +88,7 @@ def main() -> None:
         }
         rate = results[f"actors_{actors}"]["per_minute"]
         _say(args, f"{actors} Ray actor(s): start-up {t1 - t0:.1f}s, {rate:.1f} candidates/min")
-    if ray.is_initialized():
-        ray.shutdown()
+    shutdown_ray()  # the fresh-process runs below use no Ray
 
     for parallel in (1, 2):
         t0 = time.perf_counter()

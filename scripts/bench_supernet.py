@@ -5,7 +5,8 @@ Setting (the reference's, NASREC_REFERENCE.md section 7.2): Criteo-shaped synthe
 features, 26 tables of 500,000 rows, E = 16), batch 512, LayerNorm on, single-op-any-connection
 sampling (after warm-up), dense Adagrad, row-wise Adagrad embeddings (fbgemm fused / torch sparse),
 gradient clipping at 5, 2 threads. One training step = sample a path, forward, BCE-with-logits,
-backward, clip, dense Adagrad step, embedding update.
+backward, clip, dense Adagrad step, embedding update, LR schedules: the training loop's own step
+(``nasrec.train.loop.train_step`` with its ``Optimizers``), so this times what training runs.
 
 The reference implementation trains its Full supernet at about 440 examples/s (1.16 s/step) and its
 Small supernet at about 1,030 examples/s (0.50 s/step) on this machine kind with these settings; the
@@ -28,7 +29,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from nasrec.cost.latency import measure_latency
 from nasrec.data.schema import Batch, DatasetSchema
@@ -36,7 +36,8 @@ from nasrec.nets import PathSampler, SuperNet, onednn_linear
 from nasrec.nets.subnet import SubNet
 from nasrec.space import Architecture, load_space
 from nasrec.space.model_config import ModelConfig
-from nasrec.train.optimizers import clip_and_step
+from nasrec.train import TrainConfig
+from nasrec.train.loop import TrainTask, train_step
 
 REFERENCE_EXAMPLES_PER_S = {"nasrec_full": 440.0, "nasrec_small": 1030.0}
 CONFIGS = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "nasrec_configs"
@@ -58,30 +59,20 @@ def criteo_batches(rows: int, count: int, seed: int = 0) -> list[Batch]:
 
 
 class Trainer:
-    """The minimal training step of the benchmark, for a SuperNet (with a path sampler) or a SubNet."""
+    """The training loop's step for a SuperNet (with a path sampler) or a SubNet, over ``total`` steps:
+    ``train_step`` with the ``Optimizers`` of a run at lr 0.01 (dense and embeddings), clipping at 5."""
 
-    def __init__(self, model: torch.nn.Module, sampler: PathSampler | None, seed: int = 0) -> None:
-        self.model = model
-        self.sampler = sampler
-        self.rng = np.random.default_rng(seed)
-        self.params = list(model.dense_parameters())  # type: ignore[operator]
-        self.dense = torch.optim.Adagrad(self.params, lr=0.01, eps=1e-2, fused=True)
-        self.sparse = model.embeddings.optimizer()  # type: ignore[union-attr, operator]
+    def __init__(self, model: torch.nn.Module, sampler: PathSampler | None, total: int) -> None:
+        def forward(m: torch.nn.Module, batch: Batch, step: int, rng: np.random.Generator) -> torch.Tensor:
+            return m(batch) if sampler is None else m(batch, sampler.sample(rng, step))
+
+        self.task = TrainTask(model, forward, validate=None, metadata={})
+        config = TrainConfig(lr=0.01, grad_clip=5.0, optimizer="adagrad")
+        self.optimizers = self.task.optimizers(config, total)
+        self.rng = np.random.default_rng(0)
 
     def step(self, batch: Batch, t: int) -> float:
-        if self.sampler is not None:
-            logits = self.model(batch, self.sampler.sample(self.rng, t))
-        else:
-            logits = self.model(batch)
-        loss = F.binary_cross_entropy_with_logits(logits, batch.labels)
-        self.dense.zero_grad(set_to_none=True)
-        if self.sparse is not None:
-            self.sparse.zero_grad(set_to_none=True)
-        loss.backward()
-        clip_and_step(self.dense, self.params, 5.0)
-        if self.sparse is not None:
-            self.sparse.step()
-        return float(loss.detach())
+        return train_step(self.task, self.optimizers, batch, t, self.rng)
 
 
 def timed(step: Callable[[int], object], steps: int) -> tuple[float, float]:
@@ -107,7 +98,7 @@ def bench_supernets(schema: DatasetSchema, batches: list[Batch], steps: int, bac
             torch.manual_seed(0)
             model = SuperNet(schema, space, embedding_backend=backend, embedding_lr=0.01)
             # warm-up: the first WARMUP_STEPS steps are full-path, then single-op-any-connection
-            trainer = Trainer(model, PathSampler(space, warmup_steps=WARMUP_STEPS))
+            trainer = Trainer(model, PathSampler(space, warmup_steps=WARMUP_STEPS), WARMUP_STEPS + steps)
             median, mean = timed(lambda t, tr=trainer: tr.step(batches[t % len(batches)], t), steps)
             ratio = BATCH / median / REFERENCE_EXAMPLES_PER_S[space_name]
             print(
@@ -130,19 +121,14 @@ def bench_subnets(schema: DatasetSchema, batches: list[Batch], steps: int) -> No
         arch = Architecture.from_nasrec_json(path.read_text())
         torch.manual_seed(0)
         model = SubNet(arch, schema, ModelConfig(), embedding_backend="fbgemm")
-        trainer = Trainer(model, None)
+        trainer = Trainer(model, None, WARMUP_STEPS + steps)
         train_median, _ = timed(lambda t, tr=trainer: tr.step(batches[t % len(batches)], t), steps)
-
-        def infer(t: int, m: SubNet = model) -> None:
-            with torch.inference_mode():
-                m(batches[t % len(batches)])
-
-        model.eval()
-        infer_median, _ = timed(infer, steps)
+        # inference: the one latency measurement (nasrec.cost.latency), whose batch-512 figure is
+        # also the inference throughput
         lat1 = measure_latency(model, 1, repeats=50, warmup=5)
-        lat512 = measure_latency(model, BATCH, repeats=20, warmup=3)
+        lat512 = measure_latency(model, BATCH, repeats=steps, warmup=WARMUP_STEPS)
         print(
-            f"{name:9s} {len(model.blocks):6d} {BATCH / train_median:11.0f} {BATCH / infer_median:11.0f} "
+            f"{name:9s} {len(model.blocks):6d} {BATCH / train_median:11.0f} {BATCH / lat512 * 1e3:11.0f} "
             f"{lat1:9.2f}ms {lat512:7.1f}ms"
         )
         del model, trainer

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from nasrec.metrics import METRICS, Metric
+from nasrec.names import DATASET_NAME_PATTERN
 from nasrec.store import CandidateKind, JobState
 
 
@@ -54,7 +55,7 @@ class TokensPublic(BaseModel):
 
 # --- datasets ---------------------------------------------------------------------------------
 
-DatasetName = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", description="unique among your datasets")
+DatasetName = Field(pattern=DATASET_NAME_PATTERN, description="unique among your datasets")
 
 
 class IngestOptions(_In):

@@ -41,6 +41,6 @@ def _stop_the_job_workers_ray() -> Iterator[None]:
     import sys
 
     if "ray" in sys.modules:
-        from nasrec.jobs.ray_runtime import shutdown_ray
+        from nasrec.ray_runtime import shutdown_ray
 
         shutdown_ray()

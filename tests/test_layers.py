@@ -22,7 +22,11 @@ SCANNED = ("nasrec", "server")
 #: Bottom to top: (layer, packages). A package covers its submodules, except the root ``nasrec``,
 #: which is only ``nasrec/__init__.py`` (``__version__``; each subpackage has its own row).
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("base", ("nasrec", "nasrec.errors", "nasrec.home", "nasrec.console", "nasrec.metrics")),
+    ("errors", ("nasrec.errors",)),
+    (
+        "base",
+        ("nasrec", "nasrec.home", "nasrec.console", "nasrec.metrics", "nasrec.names", "nasrec.ray_runtime"),
+    ),
     ("foundations", ("nasrec.space", "nasrec.data", "nasrec.store")),
     ("models and costs", ("nasrec.nets", "nasrec.cost", "nasrec.spec", "nasrec.diagram")),
     ("training", ("nasrec.train",)),
@@ -293,7 +297,7 @@ def test_the_checker_finds_every_kind_of_import(tmp_path: Path) -> None:
     assert sorted(m for ms in violations(found).values() for m in ms) == [
         "nasrec/data/__init__.py:1 nasrec.space.arch: nasrec.data may not import nasrec.space, "
         "another package of layer 'foundations'",
-        "nasrec/errors.py:3 nasrec.space (type-checking only): layer 'base' (nasrec.errors) "
+        "nasrec/errors.py:3 nasrec.space (type-checking only): layer 'errors' (nasrec.errors) "
         "may not import layer 'foundations' (nasrec.space)",
         "nasrec/space/__init__.py:2 nasrec.jobs: layer 'foundations' (nasrec.space) may not import "
         "layer 'jobs' (nasrec.jobs)",

@@ -9,10 +9,10 @@ from nasrec.data.dataset import Dataset
 from nasrec.data.formats import FormatOptions, read_format
 from nasrec.data.readers import OnBadRows
 from nasrec.data.split import given_split, stratified_split
-from nasrec.data.store import check_name
 from nasrec.data.writer import write_dataset
 from nasrec.errors import ConfigError, ConflictError, DataError
 from nasrec.home import datasets_dir
+from nasrec.names import check_dataset_name
 
 __all__ = ["ingest"]
 
@@ -37,7 +37,7 @@ def ingest(
     seen fewer than ``min_count`` times map to 0; ``max_rows`` caps each table by hashing the tail.
     Bad rows raise a DataError naming file, line and column, unless ``on_bad_rows="skip"``.
     """
-    check_name(name)
+    check_dataset_name(name)
     if on_bad_rows not in ("error", "skip"):
         raise ConfigError(f"on_bad_rows must be 'error' or 'skip', got {on_bad_rows!r}")
     if len(paths) not in (1, 3):

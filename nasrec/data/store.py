@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import shutil
 import tempfile
 import uuid
@@ -10,21 +9,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from nasrec.errors import ConfigError, ConflictError
+from nasrec.errors import ConflictError
 from nasrec.home import datasets_dir
+from nasrec.names import check_dataset_name
 
-__all__ = ["check_name", "dataset_names", "staging_dir"]
-
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
-
-
-def check_name(name: str) -> str:
-    if not _NAME.match(name):
-        raise ConfigError(
-            f"invalid dataset name {name!r}: use letters, digits, '_', '-' or '.',"
-            " starting with a letter or digit"
-        )
-    return name
+__all__ = ["dataset_names", "staging_dir"]
 
 
 def dataset_names() -> list[str]:
@@ -43,7 +32,7 @@ def staging_dir(name: str, *, force: bool = False) -> Iterator[Path]:
     An existing dataset is replaced only with ``force``; on any error the temp directory is removed and
     the old dataset, if any, is left as it was.
     """
-    check_name(name)
+    check_dataset_name(name)
     root = datasets_dir()
     dest = root / name
     if dest.exists() and not force:

@@ -32,8 +32,8 @@ from sqlalchemy.exc import DBAPIError
 
 from nasrec.errors import ConfigError
 from nasrec.jobs.lease import Lease, StopReason
-from nasrec.jobs.ray_runtime import ensure_ray
 from nasrec.jobs.runner import JobStopped, run_job
+from nasrec.ray_runtime import ensure_ray
 from nasrec.store import Job, JobState, LeaseLostError, Store, crud
 
 if TYPE_CHECKING:

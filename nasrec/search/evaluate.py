@@ -10,7 +10,7 @@ Per candidate (``CandidateEvaluator.evaluate``):
    seed, so differences come from the architecture and not from the data order;
 3. log loss and AUC on the first ``val_rows`` rows of the validation split (a fixed subset: the split is
    already a stratified random sample);
-4. measured latency of the SubNet for one batch on this machine, when asked.
+4. measured latency of the SubNet for one batch on this machine, when asked (``nasrec.cost.latency``).
 
 What the reference does instead, and why this is better (its weak point 10): one fresh process per
 candidate that unpickles the whole checkpoint (optimizer state included) and rebuilds data loaders.
@@ -129,20 +129,15 @@ class CandidateEvaluator:
         return out
 
     def _latency_ms(self, model: Any) -> float:
-        """The cost module's latency measurement when present, else one timed batch of val rows."""
-        size = min(self.settings["latency_batch_size"], len(self.val_view))
-        try:
-            from nasrec.cost.latency import measure_latency
+        """The one latency measurement (``nasrec.cost.latency.measure_latency``) at the spec's batch size."""
+        from nasrec.cost.latency import measure_latency
 
-            return float(measure_latency(model, size))
-        except (ImportError, NotImplementedError):
-            # fbgemm's CPU lookup has no inference-mode kernel, which measure_latency uses: time the
-            # same forward under no_grad instead.
-            return measure_latency_ms(model, self.val_view.batch(0, size), repeats=20)
+        return float(measure_latency(model, min(self.settings["latency_batch_size"], len(self.val_view))))
 
 
 def finetune_head(model: Any, train_view: Any, *, steps: int, batch_size: int, lr: float, seed: int) -> None:
-    """Train only the head of ``model`` for ``steps`` batches (Adagrad, cosine-decayed lr).
+    """Train only the head of ``model`` for ``steps`` batches (Adagrad, cosine-decayed lr, no warm-up,
+    no clipping), with the training loop's parts: ``Optimizers`` and ``train_step``.
 
     The body runs under ``no_grad`` (its output is captured at the head's input), so no gradient or
     fused optimizer update can reach the body or the embedding tables; only ``model.head`` learns.
@@ -150,53 +145,42 @@ def finetune_head(model: Any, train_view: Any, *, steps: int, batch_size: int, l
     """
     import numpy as np
     import torch
-    import torch.nn.functional as F
+
+    from nasrec.train import TrainConfig
+    from nasrec.train.loop import TrainTask, train_step
 
     head = model.head
-    optimizer = torch.optim.Adagrad(head.parameters(), lr=lr, eps=1e-2)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: 0.5 * (1 + np.cos(np.pi * min(step, steps) / max(steps, 1)))
-    )
     captured: dict[str, Any] = {}
+
+    def forward(m: Any, batch: Any, step: int, rng: np.random.Generator) -> Any:
+        with torch.no_grad():
+            m(batch)
+        return head(*[a.detach() for a in captured["args"]])
+
+    task = TrainTask(model, forward, validate=None, metadata={}, trainable=list(head.parameters()))
+    config = TrainConfig(
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        min_lr=0.0,
+        warmup_steps=0,
+        grad_clip=None,
+        optimizer="adagrad",
+        weight_decay=0.0,
+    )
+    optimizers = task.optimizers(config, steps)
     hook = head.register_forward_pre_hook(lambda _module, args: captured.__setitem__("args", args))
     rng = np.random.default_rng([seed, 31])
     n = len(train_view)
     was_training = model.training
     model.eval()  # the body is frozen; no op of the space behaves differently in train mode anyway
     try:
-        for _ in range(steps):
+        for step in range(steps):
             rows = np.sort(rng.choice(n, size=min(batch_size, n), replace=False))
-            batch = train_view.take(rows)
-            with torch.no_grad():
-                model(batch)
-            inputs = [a.detach() for a in captured["args"]]
-            logits = head(*inputs)
-            loss = F.binary_cross_entropy_with_logits(logits, batch.labels)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
+            train_step(task, optimizers, train_view.take(rows).to(optimizers.device), step, rng)
     finally:
         hook.remove()
         model.train(was_training)
-
-
-def measure_latency_ms(model: Any, batch: Any, repeats: int = 20, warmup: int = 3) -> float:
-    """Median wall time of one forward of ``batch`` (ms) in eval mode, after ``warmup`` forwards."""
-    import torch
-
-    times = []
-    was_training = model.training
-    model.eval()
-    with torch.no_grad():
-        for _ in range(warmup):
-            model(batch)
-        for _ in range(repeats):
-            start = time.perf_counter()
-            model(batch)
-            times.append(time.perf_counter() - start)
-    model.train(was_training)
-    return 1000.0 * sorted(times)[len(times) // 2]
 
 
 class LocalEvaluator:
@@ -219,8 +203,9 @@ class LocalEvaluator:
 class ActorPoolEvaluator:
     """``num_actors`` Ray actors, each holding the supernet; candidates are spread over them.
 
-    Starts a local Ray runtime when none is running (and shuts it down on ``close``), or joins
-    ``address``. Results come back in the order of the architectures, whatever actor scored them.
+    Uses the process's Ray runtime; without one, starts one (``nasrec.ray_runtime``: ``address``, else
+    ``NASREC_RAY_ADDRESS``, else embedded with room for every actor) and stops it on ``close``. Results
+    come back in the order of the architectures, whatever actor scored them.
     """
 
     def __init__(
@@ -235,10 +220,10 @@ class ActorPoolEvaluator:
         import ray
         from ray.util import ActorPool
 
-        self._owns_ray = False
-        if not ray.is_initialized():
-            _init_ray(address, num_actors, cpus_per_actor)
-            self._owns_ray = True
+        from nasrec.ray_runtime import ensure_ray
+
+        cpus = max(os.cpu_count() or 1, int(num_actors * cpus_per_actor + 0.999))
+        self._owns_ray = ensure_ray(address=address, num_cpus=cpus)
         threads = max(1, int(cpus_per_actor))
         remote_cls = ray.remote(num_cpus=cpus_per_actor, num_gpus=gpus_per_actor, max_restarts=1)(
             CandidateEvaluator
@@ -277,27 +262,14 @@ class ActorPoolEvaluator:
         for actor in getattr(self, "actors", []):
             ray.kill(actor)
         self.actors = []
-        if self._owns_ray and ray.is_initialized():
-            ray.shutdown()
+        if getattr(self, "_owns_ray", False):
+            from nasrec.ray_runtime import shutdown_ray
+
+            shutdown_ray()
+            self._owns_ray = False
 
     def __enter__(self) -> ActorPoolEvaluator:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _init_ray(address: str | None, num_actors: int, cpus_per_actor: float) -> None:
-    import ray
-
-    if address:
-        ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
-        return
-    cpus = max(os.cpu_count() or 1, int(num_actors * cpus_per_actor + 0.999))
-    ray.init(
-        num_cpus=cpus,
-        include_dashboard=False,
-        log_to_driver=False,
-        ignore_reinit_error=True,
-        configure_logging=False,
-    )

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from nasrec.errors import NasrecError
+from nasrec.ray_runtime import running_ray
 from nasrec.train.checkpoint import latest_checkpoint
 from nasrec.train.config import TrainConfig
 from nasrec.train.loop import ProgressFn, StopFn, TrainResult
@@ -87,17 +88,15 @@ def run_on_ray(
 ) -> TrainResult:
     """Train ``job`` with ``config.num_workers`` Ray Train workers; returns what the last checkpoint says.
 
-    Uses the running Ray instance, or starts (and afterwards stops) a local one.
+    Uses the process's Ray runtime, or starts one for the run and stops it afterwards
+    (``nasrec.ray_runtime.running_ray``: ``NASREC_RAY_ADDRESS``, else an embedded local Ray).
     """
     import ray
     from ray.train import FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchConfig, TorchTrainer
 
     run_dir = Path(job["run_dir"])
-    started_ray = not ray.is_initialized()
-    if started_ray:
-        ray.init(include_dashboard=False, configure_logging=False)
-    try:
+    with running_ray():
         control = ray.remote(num_cpus=0)(_Control).remote()
         resources = {"CPU": config.cpus_per_worker, **({"GPU": 1} if config.use_gpu else {})}
         trainer = TorchTrainer(
@@ -116,9 +115,6 @@ def run_on_ray(
         failure = _fit_while_polling(trainer, control, progress, should_stop)
         if failure is not None:
             raise _unwrap(failure)
-    finally:
-        if started_ray:
-            ray.shutdown()
     found = latest_checkpoint(run_dir)
     if found is None:  # cannot happen after a successful fit: the loop always saves on exit
         raise NasrecError(f"Ray training finished without writing a checkpoint in {run_dir}")

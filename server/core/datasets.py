@@ -1,7 +1,8 @@
 """The files behind the dataset endpoints: register from the data root, upload, synthesize.
 
 Each user's datasets are written to ``NASREC_HOME/datasets/u<owner>-<name>-<random>`` (so users'
-names never collide on disk) and recorded in the store under the user's name for them. A name is
+names never collide on disk; a long name is cut there so that the whole is a valid dataset name) and
+recorded in the store under the user's name for them. A name is
 checked free before any work; if recording fails anyway (a concurrent request took the name), the
 files just written are removed: nothing is left half-written.
 """
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from nasrec.errors import ConfigError, DataError, NasrecError
 from nasrec.home import datasets_dir
+from nasrec.names import DATASET_NAME_MAX_LENGTH
 from nasrec.store import Dataset, User, crud
 from server.core.config import Settings
 from server.core.paths import confine
@@ -77,7 +79,7 @@ def _record(
     """Build the dataset files under a fresh on-disk name, then record them (or remove them)."""
     crud.ensure_dataset_name_free(session=session, owner_id=owner.id, name=name)
     session.commit()  # no transaction (on SQLite: no write lock) while the files are built
-    disk_name = f"u{owner.id}-{name}-{secrets.token_hex(3)}"
+    disk_name = _disk_name(owner.id, name)
     with scrubbed(settings, *scrub):
         data = build(disk_name)
     try:
@@ -92,6 +94,12 @@ def _record(
     except BaseException:
         shutil.rmtree(data.path, ignore_errors=True)
         raise
+
+
+def _disk_name(owner_id: int, name: str) -> str:
+    """``u<owner>-<name>-<random>``, the name cut so that the whole stays within the name rule's length."""
+    prefix, suffix = f"u{owner_id}-", f"-{secrets.token_hex(3)}"
+    return prefix + name[: DATASET_NAME_MAX_LENGTH - len(prefix) - len(suffix)] + suffix
 
 
 def register_dataset(

@@ -42,7 +42,8 @@ def tiny_job(dataset: Path, **overrides: Any) -> dict[str, Any]:
 def test_whole_job_on_ray_actors(tiny_dataset: Path, tmp_path: Path) -> None:
     import ray
 
-    from nasrec.jobs import run_local, shutdown_ray
+    from nasrec.jobs import run_local
+    from nasrec.ray_runtime import shutdown_ray
 
     url = f"sqlite:///{tmp_path / 'jobs.db'}"
     seen: list[tuple[str, int, int]] = []

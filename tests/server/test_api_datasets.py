@@ -44,6 +44,21 @@ def test_synthesize_list_show(client: TestClient, alice: Account, bob: Account) 
     assert client.get(f"{API}/planted", headers=bob.headers).json()["id"] != body["id"]
 
 
+def test_names_up_to_the_rules_length(client: TestClient, alice: Account) -> None:
+    """The API takes every name the library does (``nasrec.names``); a long one is cut on disk only."""
+    from nasrec.names import DATASET_NAME_MAX_LENGTH
+
+    longest = "n" * DATASET_NAME_MAX_LENGTH
+    created = client.post(f"{API}/synthesize", headers=alice.headers, json={"name": longest, "rows": 100})
+    assert created.status_code == 201, created.text
+    assert created.json()["name"] == longest
+    assert client.get(f"{API}/{longest}", headers=alice.headers).json()["id"] == created.json()["id"]
+    too_long = longest + "n"
+    response = client.post(f"{API}/synthesize", headers=alice.headers, json={"name": too_long, "rows": 100})
+    assert response.status_code == 422 and "body.name" in response.text
+    assert client.get(f"{API}/{too_long}", headers=alice.headers).status_code == 422
+
+
 def test_register_raw_file_and_dataset_directory(
     client: TestClient, settings: Settings, alice: Account, bob: Account
 ) -> None:

@@ -17,11 +17,12 @@ TOL = {"rtol": 1e-4, "atol": 1e-5}
 def ray_cluster() -> Any:
     import ray
 
+    from nasrec.ray_runtime import running_ray
+
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "0.5")  # notice finished workers sooner
-        ray.init(num_cpus=2, include_dashboard=False, configure_logging=False, log_to_driver=False)
-        yield ray
-        ray.shutdown()
+        with running_ray(num_cpus=2):
+            yield ray
 
 
 def test_worker_errors_surface_as_nasrec_errors() -> None:

@@ -5,6 +5,7 @@ functions that read do not. Errors are nasrec's: ``NotFoundError`` (also for row
 owner), ``ConflictError`` (names taken, finished jobs, lost leases), ``ConfigError`` (bad values).
 """
 
+from nasrec.names import check_dataset_name  # the one dataset-name rule, offered with the crud functions
 from nasrec.store.crud.artifacts import add_artifact, get_artifact, list_artifacts
 from nasrec.store.crud.candidates import (
     HIGHER_IS_BETTER,
@@ -20,7 +21,6 @@ from nasrec.store.crud.candidates import (
     upsert_candidate,
 )
 from nasrec.store.crud.datasets import (
-    check_dataset_name,
     create_dataset,
     delete_dataset,
     ensure_dataset_name_free,

@@ -2,29 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from nasrec.errors import ConfigError, ConflictError
+from nasrec.errors import ConflictError
+from nasrec.names import check_dataset_name
 from nasrec.store.crud.ownership import get_owned, owned
 from nasrec.store.crud.paging import check_page
 from nasrec.store.models import Dataset
-
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-
-
-def check_dataset_name(name: str) -> str:
-    """``name`` if it is a valid dataset name (it becomes a directory name), else ConfigError."""
-    if not _NAME.match(name) or name in (".", ".."):
-        raise ConfigError(
-            f"invalid dataset name {name!r}: use 1-128 letters, digits, '_', '.' or '-', "
-            "starting with a letter or digit"
-        )
-    return name
 
 
 def ensure_dataset_name_free(*, session: Session, owner_id: int, name: str) -> None:

@@ -22,10 +22,6 @@ from server.models import (
 
 router = APIRouter(prefix="/datasets", tags=["datasets"])
 
-NameQuery = Annotated[
-    str, Query(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", description="the dataset name")
-]
-
 
 @router.get("", response_model=DatasetsPublic)
 def list_datasets(

@@ -1,8 +1,18 @@
-"""One Ray runtime per worker process, started when the first job needs it and shared by every
-job (and every embedded worker thread) of the process.
+"""The one place nasrec starts Ray: one runtime per process, shared by everything in it.
 
-Embedded local Ray by default; an existing cluster when ``NASREC_RAY_ADDRESS`` (or ``address``) is
-set. Started lazily, so a ``nasrec serve`` that runs no job pays nothing for Ray.
+    ensure_ray(address=, num_cpus=)    start (or join) Ray unless the process has it; True if started now
+    running_ray(address=, num_cpus=)   a block that needs Ray: the process's runtime, or one started for
+                                       the block and stopped after it
+    shutdown_ray()                     stop the runtime started here (a joined cluster is only left)
+
+Where: ``address``, else ``NASREC_RAY_ADDRESS``, else an embedded local Ray with ``num_cpus`` CPUs
+(default: every core of the machine). Always without the dashboard, without forwarding the workers'
+output to this process and without touching this process's logging. A worker process
+(``nasrec.jobs.worker``) starts it when its first job needs it and keeps it for the next jobs, so a
+``nasrec serve`` that runs no job pays nothing for Ray. An evaluation actor pool
+(``nasrec.search.evaluate``) and a Ray Train run (``nasrec.train.ray_train``) use the process's
+runtime, and stop it afterwards only if they had to start it (outside a worker: tests, benchmarks,
+``nasrec train --workers N``).
 
 Three things about an embedded Ray in a long-running service, each handled here:
 
@@ -26,10 +36,12 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ensure_ray", "shutdown_ray"]
+__all__ = ["ensure_ray", "running_ray", "shutdown_ray"]
 
 log = logging.getLogger(__name__)
 
@@ -38,15 +50,18 @@ _owner: _Owner | None = None  # the thread that owns an embedded runtime started
 _started_here = False
 
 
-def ensure_ray(*, address: str | None = None, num_cpus: int | None = None) -> None:
-    """Start (or join) Ray unless this process already has it. ``num_cpus`` only applies to the
-    embedded runtime (default: every core of the machine)."""
+def ensure_ray(*, address: str | None = None, num_cpus: int | None = None) -> bool:
+    """Start (or join) Ray unless this process already has it; True if this call started it.
+
+    ``address`` (default: ``NASREC_RAY_ADDRESS``) joins a running cluster; without one an embedded
+    runtime starts with ``num_cpus`` CPUs (default: every core of the machine).
+    """
     global _owner, _started_here
     import ray
 
     with _lock:
         if ray.is_initialized():
-            return
+            return False
         address = address or os.environ.get("NASREC_RAY_ADDRESS") or None
         _keep_sigterm_handling()
         if threading.current_thread() is threading.main_thread():
@@ -64,6 +79,19 @@ def ensure_ray(*, address: str | None = None, num_cpus: int | None = None) -> No
                 error, _owner = _owner.error, None
                 raise error
         _started_here = True
+        return True
+
+
+@contextmanager
+def running_ray(*, address: str | None = None, num_cpus: int | None = None) -> Iterator[None]:
+    """Ray for the block: the process's runtime if it has one, else one started now (``ensure_ray``)
+    and stopped when the block ends."""
+    started = ensure_ray(address=address, num_cpus=num_cpus)
+    try:
+        yield
+    finally:
+        if started:
+            shutdown_ray()
 
 
 def shutdown_ray() -> None:
