@@ -39,9 +39,10 @@ def search_command(
     from nasrec.spec import load_spec
 
     run = run_job_here(load_spec(job), database_url=storage)
-    bayes = bayes_logloss(run.search)
+    bayes = bayes_logloss(run.search.dataset.meta)
     title = f"{run.search.spec.job_name} (job {run.job_id}): final leaderboard"
-    print_leaderboard(run.entries, json_output=json_output, bayes=bayes, title=title)
+    pareto = len(run.search.spec.objectives) > 1
+    print_leaderboard(run.entries, json_output=json_output, bayes=bayes, pareto=pareto, title=title)
 
 
 def run_job_here(spec: Any, *, database_url: str | None = None, console: Console | None = None) -> LocalRun:

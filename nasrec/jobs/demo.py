@@ -80,30 +80,26 @@ def run_demo(*, json_output: bool = False, spec: dict[str, Any] | None = None) -
     start = time.perf_counter()
     dataset = ensure_planted()
     info = dataset.info()
-    bayes = _bayes(info)
+    from nasrec.jobs.cli import run_job_here
+    from nasrec.search.cli import bayes_logloss, print_leaderboard
+
+    bayes = bayes_logloss(dataset.meta)
     if not json_output:
         _print_info(info)
-    from nasrec.jobs.cli import run_job_here
-    from nasrec.search.cli import print_leaderboard
 
-    entries = run_job_here(spec or DEMO_SPEC, console=err).entries
+    run = run_job_here(spec or DEMO_SPEC, console=err)
+    entries = run.entries
     elapsed = time.perf_counter() - start
     rows = [e.to_dict() | {"bayes_logloss": bayes} for e in entries]
     if json_output:
         print(json.dumps(rows, indent=2))
     else:
         title = "nasrec demo: final leaderboard (planted data)"
-        print_leaderboard(entries, json_output=False, bayes=bayes, title=title)
+        pareto = len(run.search.spec.objectives) > 1
+        print_leaderboard(entries, json_output=False, bayes=bayes, pareto=pareto, title=title)
         _print_verdict(entries, bayes)
     err.print(f"demo finished in {elapsed / 60:.1f} min")
     return rows
-
-
-def _bayes(info: dict[str, Any]) -> float | None:
-    value = info.get("bayes_logloss")
-    if isinstance(value, dict):
-        value = value.get("test")
-    return float(value) if isinstance(value, int | float) else None
 
 
 def _print_info(info: dict[str, Any]) -> None:
@@ -119,7 +115,8 @@ def _print_info(info: dict[str, Any]) -> None:
         f"{info['embedding_rows']:,} embedding rows, positive rate {info['positive_rate']:.3f}"
     )
     if "bayes_logloss" in info:
-        console.print(f"Bayes log loss per split (the floor): {info['bayes_logloss']}")
+        floors = ", ".join(f"{split} {value:.4f}" for split, value in info["bayes_logloss"].items() if value)
+        console.print(f"Bayes log loss per split (the floor): {floors}")
 
 
 def _print_verdict(entries: Any, bayes: float | None) -> None:

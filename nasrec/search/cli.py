@@ -28,9 +28,15 @@ PHASES = {"supernet": "train supernet", "search": "search", "retrain": "retrain"
 
 
 def print_leaderboard(
-    entries: Sequence[Entry], *, json_output: bool, bayes: float | None = None, title: str = "leaderboard"
+    entries: Sequence[Entry],
+    *,
+    json_output: bool,
+    bayes: float | None = None,
+    pareto: bool = False,
+    title: str = "leaderboard",
 ) -> None:
-    """The leaderboard on stdout: a JSON list, or a table (with the Bayes log loss when known)."""
+    """The leaderboard on stdout: a JSON list, or a table (with the Bayes log loss when known, and
+    the Pareto rank when the job has several objectives)."""
     if json_output:
         typer.echo(json.dumps([e.to_dict() for e in entries], indent=2))
         return
@@ -39,16 +45,19 @@ def print_leaderboard(
     console = Console()
     if not console.is_terminal:  # a pipe or a log file: no terminal width to respect, keep every column
         console = Console(width=160)
-    console.print(leaderboard_table(entries, bayes=bayes, title=title))
+    console.print(leaderboard_table(entries, bayes=bayes, pareto=pareto, title=title))
     if bayes is not None:
-        console.print(f"Bayes log loss of the test split (the best any model can do): {bayes:.4f}")
+        floor = METRICS["test_logloss"].format(bayes)
+        console.print(f"Bayes log loss of the test split (the best any model can do): {floor}")
 
 
 #: The registry's metrics a leaderboard table shows, in this order (latency only when measured).
 TABLE_METRICS = ("val_logloss", "val_auc", "test_logloss", "flops", "params", "latency_ms")
 
 
-def leaderboard_table(entries: Sequence[Entry], *, bayes: float | None = None, title: str = "") -> Table:
+def leaderboard_table(
+    entries: Sequence[Entry], *, bayes: float | None = None, pareto: bool = False, title: str = ""
+) -> Table:
     from rich.table import Table
 
     shown = [METRICS[m] for m in TABLE_METRICS if any(e.metric(m) is not None for e in entries)]
@@ -59,7 +68,8 @@ def leaderboard_table(entries: Sequence[Entry], *, bayes: float | None = None, t
         table.add_column(metric.label, justify="right")
         if metric.name == "test_logloss" and bayes is not None:
             table.add_column("excess", justify="right")
-    table.add_column("Pareto", justify="right")
+    if pareto:
+        table.add_column("Pareto", justify="right")
     table.add_column("feasible", justify="left")
     for i, e in enumerate(entries, 1):
         name = f"[bold]{e.name}[/] (winner)" if e.winner else e.name
@@ -69,7 +79,8 @@ def leaderboard_table(entries: Sequence[Entry], *, bayes: float | None = None, t
             cells.append(metric.format(value))
             if metric.name == "test_logloss" and bayes is not None:
                 cells.append(metric.format(None if value is None else value - bayes))
-        cells.append("" if e.pareto_rank is None else str(e.pareto_rank))
+        if pareto:
+            cells.append("" if e.pareto_rank is None else str(e.pareto_rank))
         cells.append("yes" if e.feasible else "[red]no[/] " + "; ".join(e.violations))
         table.add_row(*cells)
     return table
@@ -107,11 +118,9 @@ def _info(info: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
-def bayes_logloss(search: Any) -> float | None:
-    try:
-        value = search.dataset.meta.get("bayes_logloss", {})
-    except Exception:
-        return None
+def bayes_logloss(meta: dict[str, Any]) -> float | None:
+    """The test split's Bayes log loss from a dataset's ``meta`` (planted data knows it), else None."""
+    value = meta.get("bayes_logloss")
     if isinstance(value, dict):
         value = value.get("test")
     return float(value) if isinstance(value, int | float) else None

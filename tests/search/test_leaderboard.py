@@ -62,3 +62,33 @@ def test_entry_json_has_the_documented_keys() -> None:
         assert key in data
     assert data["val_auc"] == 0.7
     assert Entry.from_dict(data).metrics["val_auc"] == 0.7
+
+
+def test_table_columns_follow_the_registry_and_the_objectives() -> None:
+    from nasrec.search.cli import leaderboard_table
+
+    found = Entry(
+        name="found-1",
+        kind="found",
+        architecture={"blocks": []},
+        arch_hash="x",
+        feasible=True,
+        metrics={"val_logloss": 0.4, "val_auc": 0.7, "test_logloss": 0.41, "flops": 140_832, "params": 2e6},
+        pareto_rank=0,
+    )
+    headers = [c.header for c in leaderboard_table([found]).columns]
+    assert headers == [
+        "#",
+        "name",
+        "kind",
+        "val logloss",
+        "val AUC",
+        "test logloss",
+        "FLOPs",
+        "params",
+        "feasible",
+    ]
+    cells = [next(iter(c.cells)) for c in leaderboard_table([found]).columns]
+    assert cells[3:8] == ["0.4000", "0.7000", "0.4100", "140.83k", "2.00M"]
+    with_pareto = [c.header for c in leaderboard_table([found], bayes=0.39, pareto=True).columns]
+    assert with_pareto[-2:] == ["Pareto", "feasible"] and "excess" in with_pareto
