@@ -71,3 +71,14 @@ def test_usage_errors_print_usage_not_a_traceback(
     # click prints the usage line once it has parsed the command; an option that is missing its value
     # (or given one it does not take) is refused while parsing, with the option named instead
     assert "Usage: nasrec " + case.split(":")[0] in err or "Option '--" in err, err
+
+
+@pytest.mark.parametrize("argv", [["train", "a.json"], ["export", "a.json", "--out", "o"]])
+def test_dataset_option_is_required_and_named(
+    argv: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(sys, "argv", ["nasrec", *argv])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "--dataset NAME" in err and "Traceback" not in err

@@ -19,6 +19,20 @@ from rich.table import Table
 app = typer.Typer(help="Ingest, synthesize and inspect datasets.", no_args_is_help=True)
 console = Console(stderr=True)
 
+#: ``--dataset NAME`` of every command that reads a dataset; ``--data`` (its old name) still works.
+DatasetOption = Annotated[str | None, typer.Option("--dataset", help="Dataset name or directory.")]
+OldDatasetOption = Annotated[str | None, typer.Option("--data", hidden=True)]
+
+
+def chosen_dataset(dataset: str | None, old: str | None) -> str:
+    """The ``--dataset`` given (or ``--data``); a usage error when neither is."""
+    if dataset is not None and old is not None and dataset != old:
+        raise typer.BadParameter(f"--dataset {dataset} and --data {old} disagree; give --dataset only")
+    chosen = dataset if dataset is not None else old
+    if chosen is None:
+        raise typer.BadParameter("missing option '--dataset NAME' (a dataset name or directory)")
+    return chosen
+
 
 class Format(StrEnum):
     criteo = "criteo"

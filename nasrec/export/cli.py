@@ -1,4 +1,4 @@
-"""``nasrec export SOURCE --data NAME --out DIR``: a bundle from a checkpoint or an architecture.
+"""``nasrec export SOURCE --dataset NAME --out DIR``: a bundle from a checkpoint or an architecture.
 
 SOURCE is either
   * a checkpoint written by ``nasrec train --run-dir RUN`` (the run directory, whose latest checkpoint
@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 import typer
 
+from nasrec.data.cli import DatasetOption, OldDatasetOption, chosen_dataset
 from nasrec.errors import ConfigError, NotFoundError
 
 
@@ -26,7 +27,6 @@ def export_command(
         Path,
         typer.Argument(help="A `nasrec train --run-dir` directory (or checkpoint), or an architecture JSON."),
     ],
-    data: Annotated[str, typer.Option("--data", help="Dataset name or directory (the one trained on).")],
     out: Annotated[Path, typer.Option("--out", help="Bundle directory to write (replaced if a bundle).")],
     train_steps: Annotated[
         int | None,
@@ -55,17 +55,20 @@ def export_command(
             "--space", help="Architecture JSON only: the space giving the model config (default: the file's)."
         ),
     ] = None,
+    dataset_name: DatasetOption = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
+    old_dataset: OldDatasetOption = None,
 ) -> None:
     """Export a trained model as a bundle: TorchScript, ONNX, safetensors weights, feature map, metrics."""
     from nasrec.data import Dataset
     from nasrec.export.bundle import export_bundle
 
+    name = chosen_dataset(dataset_name, old_dataset)
     if not source.exists():
         raise NotFoundError(
             f"{source} does not exist; pass a `nasrec train --run-dir` directory or an architecture JSON"
         )
-    dataset = Dataset.open(data)
+    dataset = Dataset.open(name)
     training = {"--train-steps": train_steps, "--batch-size": batch_size, "--lr": lr, "--seed": seed}
     training |= {"--layernorm/--no-layernorm": layernorm, "--space": space}
     if source.is_dir():

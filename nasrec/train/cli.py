@@ -1,4 +1,5 @@
-"""``nasrec train ARCH.json --data NAME``: train one architecture from scratch, print val metrics and costs.
+"""``nasrec train ARCH.json --dataset NAME``: train one architecture from scratch, print its val metrics
+and costs.
 
 Wire it into the root app with ``app.command("train")(train_command)``. torch and Ray are imported inside
 the command, so ``nasrec --help`` stays fast.
@@ -12,10 +13,12 @@ from typing import Annotated, Any
 
 import typer
 
+from nasrec.data.cli import DatasetOption, OldDatasetOption, chosen_dataset
+
 
 def train_command(
     arch_file: Annotated[Path, typer.Argument(help="Architecture JSON (nasrec or NASRec-reference format).")],
-    data: Annotated[str, typer.Option("--data", help="Dataset name or directory.")],
+    dataset_name: DatasetOption = None,
     steps: Annotated[int | None, typer.Option("--steps", help="Training steps (global batches).")] = None,
     epochs: Annotated[float | None, typer.Option("--epochs", help="Passes over the train split.")] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", help="Global batch size.")] = 512,
@@ -47,8 +50,10 @@ def train_command(
         Path | None, typer.Option("--run-dir", help="Keep checkpoints here (and resume from them).")
     ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")] = False,
+    old_dataset: OldDatasetOption = None,
 ) -> None:
     """Train one architecture from scratch and print its validation metrics and costs."""
+    data = chosen_dataset(dataset_name, old_dataset)
     from nasrec.console import step_progress
     from nasrec.cost import flops, params
     from nasrec.space.arch_file import read_architecture

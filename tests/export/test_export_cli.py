@@ -32,7 +32,7 @@ def test_export_a_training_run(criteo: Any, tmp_path: Path) -> None:
     config = TrainConfig(steps=3, batch_size=256, lr=0.02, eval_rows=256)
     model = load_space(space).model
     run = train_subnet(arch, dataset=criteo, model=model, config=config, run_dir=tmp_path / "run")
-    out = invoke([str(tmp_path / "run"), "--data", str(criteo.path), "--out", str(tmp_path / "b"), "--json"])
+    out = invoke([str(tmp_path / "run"), "--dataset", str(criteo.path), "--out", str(tmp_path / "b"), "--json"])
     assert out.exit_code == 0, out.output
     report = json.loads(out.stdout)
     assert report["bundle"] == str(tmp_path / "b") and report["zip"] == str(tmp_path / "b.zip")
@@ -47,7 +47,7 @@ def test_export_a_training_run(criteo: Any, tmp_path: Path) -> None:
     with torch.no_grad():
         torch.testing.assert_close(model(batch.dense, batch.sparse), trained(batch), atol=1e-5, rtol=1e-5)
 
-    refused = invoke([str(tmp_path / "run"), "--data", str(criteo.path), "--out", str(tmp_path / "c"),
+    refused = invoke([str(tmp_path / "run"), "--dataset", str(criteo.path), "--out", str(tmp_path / "c"),
                       "--train-steps", "5"])  # fmt: skip
     assert refused.exit_code != 0 and "for an architecture JSON SOURCE only" in str(refused.exception)
     assert not (tmp_path / "c").exists()
@@ -56,7 +56,7 @@ def test_export_a_training_run(criteo: Any, tmp_path: Path) -> None:
 def test_export_an_architecture_file(criteo: Any, tmp_path: Path) -> None:
     source = REFERENCE_CONFIGS / "ea_criteo_kaggle_xlarge_best_1shot.json"
     reference_arch("xlarge")  # skips when the reference configs are absent
-    common = [str(source), "--data", str(criteo.path), "--out", str(tmp_path / "x")]
+    common = [str(source), "--dataset", str(criteo.path), "--out", str(tmp_path / "x")]
     missing = invoke(common)
     assert missing.exit_code != 0 and "--train-steps" in str(missing.exception)
 
