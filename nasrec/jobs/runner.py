@@ -140,6 +140,13 @@ class _Runner:
         self.progress("prepare", 1, 1)
         return search
 
+    def say_what_is_kept(self, search: Search) -> None:
+        """A resumed job says what it kept from earlier attempts (an event, and a line on the CLI)."""
+        kept = kept_work(search)
+        if kept:
+            self.event(f"resumed: kept {kept}", data={"kind": "resumed"})
+            self.tell("resumed", 0, 0, {"kept": kept})
+
     def train_supernet(self, search: Search, *, start_ray: Callable[[], None]) -> None:
         from nasrec.train.checkpoint import latest_checkpoint
 
@@ -263,6 +270,7 @@ def run_job(
     runner = _Runner(store, job, worker, lease, listener)
     search = runner.prepare()
     try:
+        runner.say_what_is_kept(search)
         runner.check_stop()
         runner.train_supernet(search, start_ray=start_ray)
         runner.check_stop()
@@ -278,6 +286,26 @@ def run_job(
         }
     finally:
         _close_study(search)
+
+
+def kept_work(search: Search) -> str:
+    """What an earlier attempt of the job left to build on, in words ("" when nothing)."""
+    from nasrec.search.records import final_records
+    from nasrec.train.checkpoint import latest_checkpoint
+
+    parts = []
+    steps = search.spec.supernet.steps
+    latest = latest_checkpoint(search.run_dir / "supernet")
+    if latest is not None:
+        trained = latest.metadata.get("final") or latest.step >= steps
+        parts.append("the trained supernet" if trained else f"the supernet at step {latest.step} of {steps}")
+    evaluated = search.counts()["evaluated"]
+    if evaluated:
+        parts.append(f"{evaluated} of {search.spec.search.candidates} candidates evaluated")
+    retrained = len(final_records(search.study))
+    if retrained:
+        parts.append(f"{retrained} retrained model{'s' if retrained > 1 else ''}")
+    return ", ".join(parts)
 
 
 def _close_study(search: Search) -> None:

@@ -95,6 +95,9 @@ def phase_progress(console: Console | None = None) -> Iterator[Any]:
     tasks: dict[str, Any] = {}
 
     def update(phase: str, done: int, total: int, info: dict[str, Any]) -> None:
+        if phase == "resumed":
+            bars.console.print(f"resumed: kept {info['kept']}")
+            return
         label = PHASES.get(phase, phase)
         if phase == "retrain" and "model" in info:
             label = f"retrain {info['model']}"

@@ -79,6 +79,7 @@ def test_a_local_job_and_a_rest_job_find_the_same_candidates_and_winner(
     seen: list[str] = []
     local = run_local(SPEC, database_url=url, listener=lambda phase, done, total, info: seen.append(phase))
     assert not local.reused and {"supernet", "search", "finalize", "retrain"} <= set(seen)
+    assert "resumed" not in seen  # a fresh job has nothing to say about earlier attempts
 
     assert local.job_id != rest_id
     found = candidates(store, rest_id)
@@ -114,9 +115,17 @@ def test_a_failed_local_job_is_requeued_and_resumes(tmp_path: Path, monkeypatch:
     with store.session() as session:
         (job,), _ = crud.list_jobs(session=session, owner_id=None)
         assert job.state == JobState.FAILED
-    # the same spec again: the failed job is requeued and fails again for the same reason, nothing new
+    # the same spec again: the failed job is requeued, says what it kept (the supernet and the
+    # candidates: nothing is trained or evaluated again) and fails again for the same reason
+    kept: list[str] = []
+
+    def listener(phase: str, done: int, total: int, info: dict[str, Any]) -> None:
+        if phase == "resumed":
+            kept.append(info["kept"])
+
     with pytest.raises(NasrecError, match="no-such-baseline"):
-        run_local(spec, database_url=url)
+        run_local(spec, database_url=url, listener=listener)
+    assert kept == ["the trained supernet, 4 of 4 candidates evaluated"]
     with store.session() as session:
         jobs, _ = crud.list_jobs(session=session, owner_id=None)
         assert [j.id for j in jobs] == [job.id] and jobs[0].attempts == 2
