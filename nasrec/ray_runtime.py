@@ -141,6 +141,9 @@ def _init(address: str | None, num_cpus: int | None) -> None:
     else:
         cpus = num_cpus or os.cpu_count() or 1
         log.info("starting embedded Ray with %d CPUs", cpus)
+        # Ray turns token authentication on for a new local cluster (keep it) and says so on every
+        # start: a notice for someone who configured a cluster, noise for a user who configured no Ray.
+        logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
         ray.init(num_cpus=cpus, **options)
 
 

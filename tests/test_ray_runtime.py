@@ -25,3 +25,16 @@ def test_a_block_uses_the_running_runtime_and_stops_only_what_it_started(
         assert ray.is_initialized()
     assert not ray.is_initialized()
     shutdown_ray()  # nothing left to stop: a no-op
+
+
+def test_the_embedded_runtime_starts_quietly() -> None:
+    """A user who configured no Ray sees no Ray notices (token authentication stays on)."""
+    import os
+    import subprocess
+    import sys
+
+    code = "from nasrec.ray_runtime import ensure_ray, shutdown_ray\nensure_ray(num_cpus=1)\nshutdown_ray()\n"
+    env = {k: v for k, v in os.environ.items() if k not in ("NASREC_RAY_ADDRESS", "RAY_AUTH_MODE")}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "Token authentication" not in done.stderr + done.stdout
