@@ -20,9 +20,17 @@ def train_command(
     arch_file: Annotated[Path, typer.Argument(help="Architecture JSON (nasrec or NASRec-reference format).")],
     dataset_name: DatasetOption = None,
     steps: Annotated[int | None, typer.Option("--steps", help="Training steps (global batches).")] = None,
-    epochs: Annotated[float | None, typer.Option("--epochs", help="Passes over the train split.")] = None,
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Global batch size.")] = 512,
-    lr: Annotated[float, typer.Option("--lr", help="Peak learning rate of the dense layers.")] = 0.12,
+    epochs: Annotated[
+        float | None,
+        typer.Option("--epochs", help="Passes over the train split (default: 1)."),
+    ] = None,
+    batch_size: Annotated[
+        int | None, typer.Option("--batch-size", help="Global batch size (default: as retraining, 512).")
+    ] = None,
+    lr: Annotated[
+        float | None,
+        typer.Option("--lr", help="Peak learning rate of the dense layers (default: as retraining, 0.05)."),
+    ] = None,
     sparse_lr: Annotated[
         float | None,
         typer.Option("--sparse-lr", help="Peak learning rate of the embeddings (default: --lr)."),
@@ -57,18 +65,20 @@ def train_command(
     from nasrec.console import step_progress
     from nasrec.cost import flops, params
     from nasrec.space.arch_file import read_architecture
+    from nasrec.spec import FinalizeSpec
     from nasrec.train.api import train_subnet
     from nasrec.train.config import TrainConfig
 
     file = read_architecture(arch_file, space=space, layernorm=layernorm)
     arch, model = file.architecture.canonical(), file.model
+    retraining = FinalizeSpec()  # a job retrains its finalists so: the defaults reproduce a leaderboard row
     if steps is None and epochs is None:
-        epochs = 1.0
+        epochs = retraining.retrain_epochs
     config = TrainConfig(
         steps=steps,
         epochs=None if steps is not None else epochs,
-        batch_size=batch_size,
-        lr=lr,
+        batch_size=retraining.batch_size if batch_size is None else batch_size,
+        lr=retraining.lr if lr is None else lr,
         sparse_lr=sparse_lr,
         optimizer=optimizer,
         seed=seed,
