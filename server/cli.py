@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import socket
 import threading
 from collections.abc import Callable
@@ -165,10 +164,12 @@ def _api_server(
     from server.main import create_app
 
     if processes == 1:
+        from nasrec.jobs.worker import on_stop_signals
+
         server = uvicorn.Server(
             uvicorn.Config(create_app(settings, store=store), log_level=log_level, lifespan="on")
         )
-        _on_signals(lambda: (on_stop(), setattr(server, "should_exit", True)))
+        on_stop_signals(lambda: (on_stop(), setattr(server, "should_exit", True)))
         return lambda: server.run(sockets=[sock])
     os.environ.update(NASREC_DATABASE_URL=settings.database_url, NASREC_NO_AUTH=str(settings.no_auth).lower())
     config = uvicorn.Config(
@@ -191,15 +192,16 @@ def worker_command(
 ) -> None:
     """Run queued search jobs (and resume those whose worker died) until stopped."""
     from nasrec.jobs import Worker, WorkerConfig, shutdown_ray
+    from nasrec.jobs.worker import stopping_on_signals
     from nasrec.store import open_store
 
     _configure_logging(log_level)
     store = open_store(database_url)
     worker = Worker(store, WorkerConfig(lease=lease, poll=poll, max_attempts=max_attempts, num_cpus=num_cpus))
-    _on_signals(worker.stop)
     _say(f"worker {worker.id} on {store.engine.url.render_as_string(hide_password=True)}")
     try:
-        handled = worker.run(max_jobs=max_jobs, exit_when_idle=exit_when_idle)
+        with stopping_on_signals(worker.stop):
+            handled = worker.run(max_jobs=max_jobs, exit_when_idle=exit_when_idle)
     finally:
         shutdown_ray()
         store.dispose()
@@ -222,21 +224,6 @@ def _bind(host: str, port: int) -> socket.socket:
 def _url(host: str, port: int) -> str:
     shown = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(host, f"[{host}]" if ":" in host else host)
     return f"http://{shown}:{port}"
-
-
-def _on_signals(stop: Callable[[], object]) -> None:
-    """SIGTERM and SIGINT call ``stop`` (uvicorn restores these handlers after its own shutdown);
-    a second one interrupts at once (a running job's lease then expires and another worker resumes it)."""
-    received: list[int] = []
-
-    def handler(signum: int, _frame: object) -> None:
-        received.append(signum)
-        if len(received) > 1:
-            raise KeyboardInterrupt
-        stop()
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, handler)
 
 
 def _configure_logging(level: str) -> None:

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from nasrec.errors import ConflictError, NasrecError
-from nasrec.jobs.runner import run_dir_of, study_name
-from nasrec.jobs.worker import Worker, WorkerConfig
+from nasrec.jobs.runner import kept_work, run_dir_of, study_name
+from nasrec.jobs.worker import Worker, WorkerConfig, stopping_on_signals
 from nasrec.spec import JobSpec
 from nasrec.store import Dataset, Job, JobState, Store, crud, open_store
 
@@ -66,8 +66,9 @@ def run_local(
                     f"job {job_id} is being run by another worker; watch it in `nasrec serve`"
                 )
             try:
-                state = worker.run_one(job, listener=listener)
-            except KeyboardInterrupt:  # back to the queue now, not when the lease runs out
+                with stopping_on_signals(worker.stop):  # SIGTERM, Ctrl-C: finish the step, save, stop
+                    state = worker.run_one(job, listener=listener)
+            except KeyboardInterrupt:  # a second one: back to the queue now, not when the lease runs out
                 with store.session(write=True) as session:
                     crud.release_job(session=session, job_id=job_id, worker=worker.id)
                 raise
@@ -136,4 +137,8 @@ def _check_outcome(store: Store, job_id: int, state: JobState | None) -> None:
         raise NasrecError(f"job {job_id} failed: {job.error}")
     what = {JobState.CANCELLED: "was cancelled", JobState.QUEUED: "was stopped and is back in the queue"}
     ended = what.get(state, "was taken over by another worker") if state is not None else "was abandoned"
-    raise NasrecError(f"job {job_id} {ended}; run it again to resume")
+    from nasrec.search import load_search
+
+    kept = kept_work(load_search(study_name(job), storage=store.url, run_dir=run_dir_of(job_id)))
+    saved = f" (saved: {kept})" if kept else ""
+    raise NasrecError(f"job {job_id} {ended}{saved}; run the same command again to resume")

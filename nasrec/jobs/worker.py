@@ -20,10 +20,13 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import signal
 import socket
 import threading
 import time
 import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -39,9 +42,43 @@ from nasrec.store import Job, JobState, LeaseLostError, Store, crud
 if TYPE_CHECKING:
     from nasrec.search.search import PhaseProgress
 
-__all__ = ["Worker", "WorkerConfig", "new_worker_id"]
+__all__ = ["Worker", "WorkerConfig", "new_worker_id", "on_stop_signals", "stopping_on_signals"]
 
 log = logging.getLogger(__name__)
+
+
+def on_stop_signals(stop: Callable[[], object]) -> Callable[[], None]:
+    """SIGTERM and SIGINT call ``stop`` (finish the step, give the job back); a second one interrupts
+    at once (the job's lease then expires and a worker resumes it). Returns a function that puts the
+    previous handlers back. Main thread only, as Python's signal handlers are."""
+    received: list[int] = []
+
+    def handler(signum: int, _frame: object) -> None:
+        received.append(signum)
+        if len(received) > 1:
+            raise KeyboardInterrupt
+        stop()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def restore() -> None:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+    return restore
+
+
+@contextmanager
+def stopping_on_signals(stop: Callable[[], object]) -> Iterator[None]:
+    """:func:`on_stop_signals` for the block (nothing is installed outside the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    restore = on_stop_signals(stop)
+    try:
+        yield
+    finally:
+        restore()
 
 
 def new_worker_id() -> str:

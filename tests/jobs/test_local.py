@@ -131,3 +131,52 @@ def test_a_failed_local_job_is_requeued_and_resumes(tmp_path: Path, monkeypatch:
         assert [j.id for j in jobs] == [job.id] and jobs[0].attempts == 2
     assert Path(data.path).is_dir()
     store.dispose()
+
+
+def test_sigterm_stops_a_local_job_and_says_what_was_saved(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``nasrec search`` under SIGTERM finishes its step, saves, gives the job back, and says so."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import yaml
+
+    from nasrec.data import synthesize
+
+    monkeypatch.setenv("NASREC_HOME", str(tmp_path / "home"))
+    synthesize("tiny", rows=1500, seed=0)
+    env = dict(os.environ)
+    spec = {
+        **SPEC,
+        "name": "long",
+        "supernet": {**SPEC["supernet"], "steps": 100_000, "checkpoint_every": 50_000},
+    }
+    job_file = tmp_path / "job.yaml"
+    job_file.write_text(yaml.safe_dump(spec))
+    url = f"sqlite:///{tmp_path / 'nasrec.db'}"
+    command = [sys.executable, "-m", "server.cli", "search", str(job_file), "--storage", url]
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and proc.poll() is None:
+            store = open_store(url) if (tmp_path / "nasrec.db").exists() else None
+            if store is not None:
+                with store.session() as session:
+                    jobs, _ = crud.list_jobs(session=session, owner_id=None)
+                store.dispose()
+                if jobs and jobs[0].phase == "supernet" and jobs[0].step > 0:
+                    break
+            time.sleep(1)
+        assert proc.poll() is None, proc.communicate()[1]
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=240)
+    finally:
+        proc.kill()
+    assert proc.returncode == 1, err
+    assert "Traceback" not in err
+    assert "was stopped and is back in the queue (saved: the supernet at step" in err
+    assert "run the same command again to resume" in err
