@@ -403,3 +403,14 @@ def test_a_profile_that_is_not_a_mapping(tmp_path: Path) -> None:
     path.write_text("crossbar: [\n")
     with pytest.raises(ConfigError, match="list.yaml: not valid YAML"):
         load_profile(path)
+
+
+def test_the_public_surface() -> None:
+    import nasrec.cost.pim
+
+    assert set(nasrec.cost.pim.__all__) == {
+        "DEFAULT_PROFILE", "HEAD_KNOBS", "NAIVE", "HardwareProfile", "Knobs", "OpPim", "Part", "PimCost",
+        "list_profiles", "load_profile", "pim_cost",
+    }  # fmt: skip
+    for name in nasrec.cost.pim.__all__:
+        assert getattr(nasrec.cost.pim, name) is not None
