@@ -329,6 +329,11 @@ def test_a_user_profile_needs_no_code(tmp_path: Path) -> None:
     arch = Architecture((_fc(64, (0,)),))
     schema = DatasetSchema.of_shape(13, [5] * 4)
     leaky = pim_cost(arch, schema, NO_LN, profile=str(path))
+    assert (
+        leaky
+        == pim_cost(arch, schema, NO_LN, profile=path)
+        == pim_cost(arch, schema, NO_LN, profile=load_profile(path))
+    )
     assert leaky.profile == "leaky"
     assert leaky.energy_nj > pim_cost(arch, schema, NO_LN).energy_nj
     assert leaky.latency_ns == pim_cost(arch, schema, NO_LN).latency_ns

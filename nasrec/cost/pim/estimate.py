@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from nasrec.cost.flops import Gemm, OpCost, op_costs
@@ -165,7 +166,7 @@ def pim_cost(
     schema: DatasetSchema,
     model: ModelConfig,
     *,
-    profile: HardwareProfile | str = DEFAULT_PROFILE,
+    profile: HardwareProfile | str | Path = DEFAULT_PROFILE,
     knobs: Knobs | Sequence[Knobs] = NAIVE,
     embedding_bits: int = 8,
 ) -> PimCost:
@@ -175,7 +176,7 @@ def pim_cost(
     are ignored). The default is the naive mapping (W8A8, xbar).
     profile: a ``HardwareProfile`` or the name / path of one (``load_profile``).
     """
-    hw = load_profile(profile) if isinstance(profile, str) else profile
+    hw = profile if isinstance(profile, HardwareProfile) else load_profile(profile)
     per_block = _per_block(knobs, arch.num_blocks)
     embedding_bits = check_embedding_bits(embedding_bits)
     lookup = embedding_reads(hw, features=schema.num_sparse, width=model.embedding_dim, bits=embedding_bits)
@@ -228,7 +229,7 @@ def _critical_path(arch: Architecture, ops: list[OpPim]) -> tuple[float, tuple[i
             came_from.append(None)
             continue
         reads = {*b.dense_reads(), *b.sparse_reads_of_dense_ops(), *b.sparse_reads()}
-        start_from = max(reads or {0}, key=lambda j: done[j])
+        start_from = max(sorted(reads or {0}), key=lambda j: done[j])  # ties: the earliest
         dense, sparse = latency.get((i, "dense"), 0.0), latency.get((i, "sparse"), 0.0)
         fm, ds = latency.get((i, "fm"), 0.0), latency.get((i, "dense_to_sparse"), 0.0)
         done.append(done[start_from] + max(dense + ds, sparse + fm))
