@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 
 from nasrec import __version__
-from nasrec.cost.cli import arch_app
+from nasrec.cost.cli import arch_app, cost_command
 from nasrec.data.cli import app as data_app
 from nasrec.errors import NasrecError
 from nasrec.export.cli import export_command
@@ -40,6 +40,7 @@ app.add_typer(token_app, name="token")
 app.command(name="train")(train_command)
 app.command(name="export")(export_command)
 app.command(name="search")(search_command)
+app.command(name="cost")(cost_command)
 
 err_console = Console(stderr=True)
 

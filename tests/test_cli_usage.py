@@ -29,6 +29,7 @@ CASES: dict[str, tuple[list[str] | None, list[str]]] = {
     "space list": (None, ["space", "list", "--json=1"]),
     "space show": (["space", "show"], ["space", "show", "s", "--json=1"]),
     "arch info": (["arch", "info"], ["arch", "info", "a.json", "--layernorm=maybe"]),
+    "cost": (["cost"], ["cost", "a.json", "--shape", "13,26", "--w-bits", "three"]),
     "user create": (["user", "create"], ["user", "create", "bob", "--admin=yes"]),
     "user list": (None, ["user", "list", "--database-url"]),
     "token create": (["token", "create"], ["token", "create", "bob", "--name"]),

@@ -143,6 +143,9 @@ def _walk(arch: Architecture, schema: DatasetSchema, ln: bool, E: int, T: int) -
             yield _sparse_op(i, b, sparse_t, ln, E)
         if b.fm:
             layers = _Layers(ln)
+            tokens = _need(b.sparse_width, i, "sparse_width") * E
+            layers.vector("mul", tokens + E)  # the squares of every element and of the sum
+            layers.vector("add", 2 * tokens + E)  # the two sums over tokens, their difference
             layers.linear("fm_proj", E, _need(b.dense_width, i, "dense_width"))
             layers.vector("add", b.dense_width)  # type: ignore[arg-type]
             yield layers.cost(i, "fm", "merge")
@@ -156,6 +159,7 @@ def _walk(arch: Architecture, schema: DatasetSchema, ln: bool, E: int, T: int) -
         sparse_t.append((b.sparse_width or 0) + (T if b.dense_to_sparse else 0))
     head = _Layers(ln)
     head.biased("head", dense_w[-1] + sparse_t[-1] * E, 1)
+    head.vector("sigmoid", 1)  # a served model answers probabilities (training's loss takes logits)
     yield head.cost(None, "head", "head")
 
 

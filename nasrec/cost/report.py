@@ -1,13 +1,17 @@
-"""What ``nasrec arch info`` reports: an architecture file's canonical form and its costs."""
+"""What ``nasrec arch info`` and ``nasrec cost`` report: an architecture file's canonical form and its
+costs (FLOPs and parameters; the PIM model's latency, energy and area)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nasrec.errors import ConfigError
 
-__all__ = ["architecture_info", "parse_shape"]
+if TYPE_CHECKING:
+    from nasrec.space.codesign import Knobs
+
+__all__ = ["architecture_info", "parse_shape", "pim_report"]
 
 
 def architecture_info(
@@ -65,6 +69,46 @@ def architecture_info(
             for c in costs
         ]
     return info
+
+
+def pim_report(
+    path: Path,
+    *,
+    shape: str,
+    space_name: str | None = None,
+    layernorm: bool | None = None,
+    profile: str | None = None,
+    knobs: Knobs | None = None,
+    embedding_bits: int = 8,
+) -> dict[str, Any]:
+    """The PIM cost (``nasrec.cost.pim``) of the architecture in ``path`` on a dataset of ``shape``
+    ("N_DENSE,N_SPARSE") on hardware ``profile`` (a name or a YAML path; default isaac32), with ``knobs``
+    for every block (default: the naive W8A8 / xbar mapping)."""
+    from nasrec.cost.pim import DEFAULT_PROFILE, NAIVE, pim_cost
+    from nasrec.data.schema import DatasetSchema
+    from nasrec.space.arch_file import read_architecture
+
+    num_dense, num_sparse = parse_shape(shape)
+    file = read_architecture(path, space=space_name, layernorm=layernorm)
+    knobs = knobs or NAIVE
+    cost = pim_cost(
+        file.architecture,
+        DatasetSchema.of_shape(num_dense, [1] * num_sparse),  # table sizes do not change the cost
+        file.model,
+        profile=profile or DEFAULT_PROFILE,
+        knobs=knobs,
+        embedding_bits=embedding_bits,
+    )
+    return {
+        "file": str(path),
+        "format": file.format,
+        "space": file.space.name if file.space else None,
+        "canonical_hash": file.architecture.canonical_hash(),
+        "model": file.model.to_dict(),
+        "shape": {"num_dense": num_dense, "num_sparse": num_sparse},
+        "knobs": knobs.to_dict(),
+        **cost.to_dict(),
+    }
 
 
 def parse_shape(text: str) -> tuple[int, int]:
