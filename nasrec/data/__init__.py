@@ -26,7 +26,13 @@ if TYPE_CHECKING:
     from nasrec.data.ingestion import ingest
     from nasrec.data.loader import BatchLoader
     from nasrec.data.synth import synthesize
-    from nasrec.data.transform import DENSE_TRANSFORM, FeatureMap, dense_transform, transform_raw
+    from nasrec.data.transform import (
+        DENSE_TRANSFORM,
+        FeatureMap,
+        MissingFeatureWarning,
+        dense_transform,
+        transform_raw,
+    )
     from nasrec.data.vocab import Vocabulary
 
 __all__ = [
@@ -38,6 +44,7 @@ __all__ = [
     "DatasetSchema",
     "FeatureMap",
     "FormatOptions",
+    "MissingFeatureWarning",
     "SparseFeature",
     "SplitView",
     "Vocabulary",
@@ -59,6 +66,7 @@ _LAZY = {
     "synthesize": "synth",
     "DENSE_TRANSFORM": "transform",
     "FeatureMap": "transform",
+    "MissingFeatureWarning": "transform",
     "dense_transform": "transform",
     "transform_raw": "transform",
     "Vocabulary": "vocab",

@@ -167,8 +167,9 @@ class Dataset:
         vocabs = self.vocabularies()
         names = tuple(f.name for f in self.schema.sparse)
         derived = tuple(tuple(d) for d in self.schema.extra.get("derived", []))
+        ignored = tuple(self.schema.extra.get("ignored", []))
         return FeatureMap(
-            self.schema.label, self.schema.dense, names, tuple(vocabs[n] for n in names), derived
+            self.schema.label, self.schema.dense, names, tuple(vocabs[n] for n in names), derived, ignored
         )
 
     # --- summary -------------------------------------------------------------------------------

@@ -208,7 +208,8 @@ def _read_avazu(paths: list[Path], options: FormatOptions, on_bad_rows: OnBadRow
         table.sparse["weekday"] = weekday
     sparse = ("hour_of_day", "weekday", *base)
     derived = [["hour_of_day", "hour", "avazu_hour_of_day"], ["weekday", "hour", "avazu_weekday"]]
-    return _combine(tables, "click", (), sparse, {"derived": derived})
+    ignored = [] if options.keep_id else ["id"]
+    return _combine(tables, "click", (), sparse, {"derived": derived, "ignored": ignored})
 
 
 def _split_avazu_hour(path: Path, hour: pa.ChunkedArray) -> tuple[pa.ChunkedArray, pa.ChunkedArray]:
@@ -245,7 +246,8 @@ def _read_kdd12(paths: list[Path], options: FormatOptions, on_bad_rows: OnBadRow
     sparse = tuple(c for c in KDD12_COLUMNS[1:] if c not in KDD12_DENSE)
     layout = TextLayout("\t", KDD12_COLUMNS, False, "Clicks", KDD12_DENSE, sparse, label_rule="count")
     tables = _read_all(paths, lambda _: layout, on_bad_rows)
-    return _combine(tables, "click", KDD12_DENSE, sparse, {"kdd12_label": "Clicks > 0"})
+    extra = {"kdd12_label": "Clicks > 0", "ignored": ["Clicks"]}
+    return _combine(tables, "click", KDD12_DENSE, sparse, extra)
 
 
 def _read_csv(paths: list[Path], options: FormatOptions, on_bad_rows: OnBadRows) -> RawData:

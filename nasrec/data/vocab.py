@@ -10,6 +10,8 @@ index 0 and the table size is bounded.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -92,6 +94,23 @@ class Vocabulary:
         if self.hash_buckets:
             return 1 + len(self.values) + fnv1a64(value) % self.hash_buckets
         return 0
+
+    def find(self, values: Sequence[Hashable]) -> np.ndarray:
+        """Index (``1..K``, int64) of each value that is one of ``values``, else -1; one C-level pass."""
+        lookup = self._lookup().get
+        return np.fromiter(map(lookup, values, itertools.repeat(-1)), dtype=np.int64, count=len(values))
+
+    def indices_of(self, values: Sequence[str | None]) -> np.ndarray:
+        """:meth:`index_of` of every value (int64): looked up in one pass, unseen values hashed in bulk."""
+        out = self.find(values)
+        unseen = np.flatnonzero(out < 0)
+        if unseen.size:
+            out[unseen] = 0  # missing (None, "") and, without hash buckets, every unseen value
+            rest = [int(i) for i in unseen if values[i]] if self.hash_buckets else []
+            if rest:
+                hashes = fnv1a64_array(pa.array([values[i] for i in rest], pa.string()))
+                out[rest] = 1 + len(self.values) + (hashes % np.uint64(self.hash_buckets)).astype(np.int64)
+        return out
 
     def _lookup(self) -> dict[str, int]:
         cached = self.__dict__.get("_lookup_cache")

@@ -3,6 +3,16 @@
 The model is rebuilt from ``architecture.json`` and ``weights.safetensors`` (not from the TorchScript
 file), so it is ordinary PyTorch: inspect it, fine-tune it, or script it again. It needs neither fbgemm
 nor the dataset. Every file's sha256 is checked against the manifest first.
+
+Raw records reach every runtime through the bundle's one encoder (``feature_map.json``), which checks
+them strictly (unknown feature names and non-numeric dense values are a DataError)::
+
+    model = nasrec.load_exported("model.zip")
+    model.predict(records)                                   # probabilities B (float32)
+    batch = model.encode(records)                            # dense B x D float32, sparse B x F int64
+    torch.jit.load("model/model.pt")(batch.dense, batch.sparse)            # logits B
+    onnxruntime.InferenceSession("model/model.onnx").run(
+        ["logits"], {"dense": batch.dense.numpy(), "sparse": batch.sparse.numpy()})
 """
 
 from __future__ import annotations
@@ -13,7 +23,7 @@ import os
 import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -25,6 +35,9 @@ from nasrec.export.bundle import ARCHITECTURE, FEATURE_MAP, FORMAT, MANIFEST, ME
 from nasrec.export.portable import ModelSpec, PortableEmbeddings, PortableModel, build_portable
 from nasrec.space import Architecture
 
+if TYPE_CHECKING:
+    from nasrec.data.transform import Missing
+
 __all__ = ["ExportedModel", "load_exported"]
 
 
@@ -32,8 +45,9 @@ class ExportedModel(PortableModel):
     """An exported network: ``model(dense B x D float32, sparse B x F int64) -> logits B``.
 
     Also carries what the bundle says about it: ``architecture``, ``spec`` (shapes), ``feature_map``,
-    ``schema``, ``metrics``, ``manifest``; ``encode(records)`` turns raw records into inputs and
-    ``predict(records)`` returns click probabilities.
+    ``schema``, ``metrics``, ``manifest``; ``encode(records)`` turns raw records into inputs (for this
+    model, or for the bundle's TorchScript and ONNX files) and ``predict(records)`` returns click
+    probabilities. Both check the records strictly by default (see ``encode``).
     """
 
     def __init__(
@@ -57,17 +71,33 @@ class ExportedModel(PortableModel):
         self.metrics = metrics
         self.manifest = manifest
 
-    def encode(self, records: Sequence[Mapping[str, Any]]) -> Batch:
-        """Raw records (feature name -> raw value, as in the source data; absent or "" = missing) -> Batch.
+    def encode(
+        self, records: Sequence[Mapping[str, Any]], *, strict: bool = True, missing: Missing = "fill"
+    ) -> Batch:
+        """Raw records (feature name -> raw value, as in the source data) -> a Batch of model inputs.
 
         Dense values get the dataset's transform; sparse values (compared as text) their vocabulary
-        index, or 0 / a hash bucket for unseen values, exactly as at ingest.
-        """
-        return self.feature_map.encode(records)
+        index, or 0 / a hash bucket for unseen values, exactly as at ingest. Dense values may be
+        numbers or numeric text (``"3"``, as read from a TSV or CSV row); None, NaN, ``""`` and an
+        absent key mean missing.
 
-    def predict(self, records: Sequence[Mapping[str, Any]]) -> np.ndarray:
-        """Click probabilities (float32, one per record) for raw records."""
-        batch = self.encode(records)
+        ``strict`` (default): an unknown feature name (a typo, an extra field), a non-numeric dense
+        value (``"abc"``) or a non-scalar sparse value raises a DataError naming the feature, the value
+        and, for several records, the record's index. ``strict=False`` ignores unknown names and reads
+        bad dense values as missing, for callers that knowingly send extra fields. ``missing``: a feature
+        absent from a record is filled as at training (``"fill"``, default), filled and reported by a
+        ``MissingFeatureWarning`` whose ``counts`` map feature -> records without it (``"warn"``), or
+        refused with a DataError (``"raise"``). Details: :mod:`nasrec.data.transform`.
+        """
+        return self.feature_map.encode(records, strict=strict, missing=missing)
+
+    def predict(
+        self, records: Sequence[Mapping[str, Any]], *, strict: bool = True, missing: Missing = "fill"
+    ) -> np.ndarray:
+        """Click probabilities (float32, one per record) for raw records, checked as by ``encode``."""
+        batch = self.encode(records, strict=strict, missing=missing)
+        if len(batch) == 0:
+            return np.zeros(0, dtype=np.float32)
         with torch.no_grad():
             return torch.sigmoid(self(batch.dense, batch.sparse)).numpy()
 

@@ -54,6 +54,16 @@ def test_cap_keeps_the_head_and_hashes_the_rest() -> None:
     for i in (10, 55, 99):  # the scalar path agrees with bulk ingest, also for unseen values
         assert vocab.index_of(f"v{i}") == idx[np.flatnonzero(codes == i)[0]]
     assert 11 <= vocab.index_of("never-seen") <= 20
+
+
+@pytest.mark.parametrize("max_rows", [None, 21], ids=["uncapped", "capped"])
+def test_bulk_lookup_agrees_with_index_of(max_rows: int | None) -> None:
+    values = pa.array([f"v{i}" for i in range(100)])
+    codes = np.repeat(np.arange(100, dtype=np.int32), np.arange(100, 0, -1))
+    vocab, _ = build_vocabulary(codes, values, slice(None), max_rows=max_rows)
+    raw = ["v0", "v9", "v10", "v99", "never-seen", "", None, "héllo", "v0"]
+    assert vocab.indices_of(raw).tolist() == [vocab.index_of(v) for v in raw]
+    assert vocab.find(["v0", 0, None, "v9"]).tolist() == [1, -1, -1, 10]  # -1: not one of its values
     assert vocab.index_of("") == vocab.index_of(None) == 0
 
 
