@@ -35,13 +35,15 @@ __all__ = ["LocalRun", "run_local"]
 @dataclass(frozen=True)
 class LocalRun:
     """What a local run did: its job, its search (study and run directory) and final leaderboard.
-    ``reused``: the job had already finished, nothing ran."""
+    ``reused``: the job had already finished, nothing ran. ``seconds``: wall time per phase of the
+    attempt that finished the job (``total`` included)."""
 
     job_id: int
     search: Search
     entries: list[Entry]
     reused: bool
     database_url: str
+    seconds: dict[str, float]
 
 
 def run_local(
@@ -76,7 +78,10 @@ def run_local(
         with store.session() as session:
             job = crud.get_job(session=session, owner_id=None, job_id=job_id)
         search = load_search(study_name(job), storage=store.url, run_dir=run_dir_of(job_id))
-        return LocalRun(job_id, search, search.final_leaderboard(), reused=reused, database_url=store.url)
+        seconds = dict((job.result or {}).get("seconds", {}))
+        return LocalRun(
+            job_id, search, search.final_leaderboard(), reused=reused, database_url=store.url, seconds=seconds
+        )
     finally:
         store.dispose()
 

@@ -268,21 +268,29 @@ def run_job(
     lease says stop, and whatever a phase raised when it failed.
     """
     runner = _Runner(store, job, worker, lease, listener)
+    seconds: dict[str, float] = {}  # this attempt's wall time per phase
+    started = time.monotonic()
     search = runner.prepare()
     try:
         runner.say_what_is_kept(search)
+        for phase in ("supernet", "search"):
+            runner.check_stop()
+            begun = time.monotonic()
+            step = runner.train_supernet if phase == "supernet" else runner.run_search
+            step(search, start_ray=start_ray)
+            seconds[phase] = time.monotonic() - begun
         runner.check_stop()
-        runner.train_supernet(search, start_ray=start_ray)
-        runner.check_stop()
-        runner.run_search(search, start_ray=start_ray)
-        runner.check_stop()
+        begun = time.monotonic()
         final = runner.finalize(search)
+        seconds["finalize"] = time.monotonic() - begun
+        seconds["total"] = time.monotonic() - started
         return {
             "study": search.name,
             "counts": search.counts(),
             "supernet": search.study.user_attrs.get("nasrec_supernet_metrics", {}),
             "final": final,
             "winner": next((row for row in final if row.get("winner")), None),
+            "seconds": {name: round(value, 1) for name, value in seconds.items()},
         }
     finally:
         _close_study(search)

@@ -80,6 +80,8 @@ def test_a_local_job_and_a_rest_job_find_the_same_candidates_and_winner(
     local = run_local(SPEC, database_url=url, listener=lambda phase, done, total, info: seen.append(phase))
     assert not local.reused and {"supernet", "search", "finalize", "retrain"} <= set(seen)
     assert "resumed" not in seen  # a fresh job has nothing to say about earlier attempts
+    assert set(local.seconds) == {"supernet", "search", "finalize", "total"}
+    assert local.seconds["total"] >= sum(v for k, v in local.seconds.items() if k != "total")
 
     assert local.job_id != rest_id
     found = candidates(store, rest_id)
@@ -96,7 +98,7 @@ def test_a_local_job_and_a_rest_job_find_the_same_candidates_and_winner(
 
     # a rerun reuses the finished job: nothing is trained again
     again = run_local(SPEC, database_url=url)
-    assert again.reused and again.job_id == local.job_id
+    assert again.reused and again.job_id == local.job_id and again.seconds == local.seconds
     assert [e.to_dict() for e in again.entries] == [e.to_dict() for e in local.entries]
     store.dispose()
 
