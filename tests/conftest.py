@@ -8,19 +8,20 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.support.needs import SHARED, missing
+
 # Tests share a 2-core machine with each other (and with Ray workers); one intra-op thread per
 # process is several times faster than torch's default here.
 torch.set_num_threads(1)
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
+SHARED_DATA = SHARED / "data"
 
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """``../shared/data`` (real Criteo, Avazu, KDD12 and Frappe samples); tests never copy it."""
     if not SHARED_DATA.is_dir():
-        pytest.skip(f"shared data not found at {SHARED_DATA}")
+        missing("shared", f"shared data not found at {SHARED_DATA}")
     return SHARED_DATA
 
 

@@ -6,21 +6,18 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pytest
 from typer.testing import CliRunner
 
 from nasrec.cost.cli import arch_app
 from nasrec.errors import ConfigError, NotFoundError
 from nasrec.space import load_space, sample_architecture
+from tests.support.needs import reference_config
 
 runner = CliRunner()
 
 
 def _reference_file(name: str) -> Path:
-    path = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "nasrec_configs" / name
-    if not path.is_file():
-        pytest.skip(f"reference config not found: {path}")
-    return path
+    return reference_config(name)
 
 
 def test_arch_info_json_for_a_reference_file() -> None:

@@ -18,17 +18,17 @@ from nasrec.data.schema import DatasetSchema
 from nasrec.errors import NotFoundError
 from nasrec.space import load_space, sample_architecture
 from nasrec.space.arch_file import read_architecture
+from tests.support.needs import REFERENCE_CONFIGS, missing
 
 runner = CliRunner()
 REPO = Path(__file__).resolve().parents[2]
 DLRM = REPO / "search_spaces" / "baselines" / "dlrm.json"  # nasrec format, shipped with the repo
-REFERENCE = REPO.parent / "shared" / "reference" / "nasrec_configs"
 
 
 def _reference_file(name: str) -> Path:
-    path = REFERENCE / name
+    path = REFERENCE_CONFIGS / name
     if not path.is_file():
-        pytest.skip(f"reference config not found: {path}")
+        missing("shared", f"reference config not found: {path}")
     return path
 
 

@@ -12,10 +12,10 @@ from nasrec.cost import embedding_params, flops, op_costs, params
 from nasrec.data.schema import DatasetSchema
 from nasrec.space import Architecture, Block, dot_tokens, load_space, sample_architecture
 from nasrec.space.model_config import ModelConfig
+from tests.support.needs import REFERENCE_CONFIGS, missing
 
 LN, NO_LN = ModelConfig(), ModelConfig(layernorm=False)
 
-REFERENCE_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "nasrec_configs"
 SHAPES = {"criteo": (13, 26), "avazu": (1, 23), "kdd": (3, 10)}
 # NASREC_REFERENCE.md 6.3 (fvcore, torch 2.13, SDPA handler, batch 256, no LayerNorm); our exact counts.
 REFERENCE_MFLOPS = {
@@ -35,9 +35,9 @@ def schema(dataset: str) -> DatasetSchema:
 
 @pytest.mark.parametrize(("dataset", "config"), list(REFERENCE_MFLOPS), ids=lambda v: str(v))
 def test_reference_flops_within_one_percent(dataset: str, config: str) -> None:
-    path = REFERENCE_DIR / f"ea_{dataset}_kaggle_{config}_best_1shot.json"
+    path = REFERENCE_CONFIGS / f"ea_{dataset}_kaggle_{config}_best_1shot.json"
     if not path.is_file():
-        pytest.skip(f"reference config not found: {path}")
+        missing("shared", f"reference config not found: {path}")
     arch = Architecture.from_nasrec_json(json.loads(path.read_text()))
     reference, exact = REFERENCE_MFLOPS[(dataset, config)]
     got = flops(arch, schema(dataset), NO_LN)
@@ -58,7 +58,7 @@ def test_reference_flops_within_one_percent(dataset: str, config: str) -> None:
 
 
 def test_dead_blocks_do_not_count(tmp_path: Path) -> None:
-    path = REFERENCE_DIR / "ea_criteo_kaggle_xlarge_best_1shot.json"
+    path = REFERENCE_CONFIGS / "ea_criteo_kaggle_xlarge_best_1shot.json"
     if not path.is_file():
         pytest.skip("reference configs not found")
     arch = Architecture.from_nasrec_json(json.loads(path.read_text()))

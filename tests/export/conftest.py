@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 import torch
 
+from tests.support.needs import REFERENCE_CONFIGS, missing
+
 CRITEO_FILES = ("train.txt", "dev.txt", "test.txt")
-REFERENCE_CONFIGS = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "nasrec_configs"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -49,7 +50,7 @@ def reference_arch(name: str) -> tuple[Any, str]:
 
     path = REFERENCE_CONFIGS / f"ea_criteo_kaggle_{name}_best_1shot.json"
     if not path.is_file():
-        pytest.skip(f"reference config not found at {path}")
+        missing("shared", f"reference config not found at {path}")
     text = path.read_text()
     return Architecture.from_nasrec_json(text), reference_space_name(text)
 

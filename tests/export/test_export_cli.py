@@ -32,7 +32,9 @@ def test_export_a_training_run(criteo: Any, tmp_path: Path) -> None:
     config = TrainConfig(steps=3, batch_size=256, lr=0.02, eval_rows=256)
     model = load_space(space).model
     run = train_subnet(arch, dataset=criteo, model=model, config=config, run_dir=tmp_path / "run")
-    out = invoke([str(tmp_path / "run"), "--dataset", str(criteo.path), "--out", str(tmp_path / "b"), "--json"])
+    out = invoke(
+        [str(tmp_path / "run"), "--dataset", str(criteo.path), "--out", str(tmp_path / "b"), "--json"]
+    )
     assert out.exit_code == 0, out.output
     report = json.loads(out.stdout)
     assert report["bundle"] == str(tmp_path / "b") and report["zip"] == str(tmp_path / "b.zip")

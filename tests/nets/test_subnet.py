@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,10 +15,9 @@ from nasrec.nets import SuperNet, inherit_subnet, inherited_state
 from nasrec.nets.subnet import SubNet
 from nasrec.space import Architecture, load_space, sample_architecture
 from nasrec.space.model_config import ModelConfig
+from tests.support.needs import REFERENCE_CONFIGS, missing
 
 from .conftest import TINY, tiny_batch
-
-REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "nasrec_configs"
 
 
 def archs(space_name: str, n: int, seed: int) -> list[Architecture]:
@@ -112,9 +110,9 @@ def test_torchscript_matches_eager() -> None:
 
 @pytest.mark.parametrize("name", ["autoctr", "xlarge"])
 def test_reference_criteo_configs(name: str) -> None:
-    path = REFERENCE / f"ea_criteo_kaggle_{name}_best_1shot.json"
+    path = REFERENCE_CONFIGS / f"ea_criteo_kaggle_{name}_best_1shot.json"
     if not path.is_file():
-        pytest.skip(f"reference config not found at {path}")
+        missing("shared", f"reference config not found at {path}")
     arch = Architecture.from_nasrec_json(json.loads(path.read_text()))
     schema = DatasetSchema.of_shape(13, [10] * 26)
     net = SubNet(arch, schema, ModelConfig(layernorm=False), embedding_backend="torch")

@@ -10,8 +10,7 @@ import pytest
 from nasrec.errors import ConfigError, NotFoundError
 from nasrec.space import load_space, sample_architecture
 from nasrec.space.arch_file import load_architecture_file
-
-REFERENCE_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "nasrec_configs"
+from tests.support.needs import REFERENCE_CONFIGS, missing
 
 
 def test_a_nasrec_file_round_trips_with_its_space(tmp_path: Path) -> None:
@@ -24,9 +23,9 @@ def test_a_nasrec_file_round_trips_with_its_space(tmp_path: Path) -> None:
 
 
 def test_a_reference_file_names_its_space() -> None:
-    path = REFERENCE_DIR / "ea_criteo_kaggle_autoctr_best_1shot.json"
+    path = REFERENCE_CONFIGS / "ea_criteo_kaggle_autoctr_best_1shot.json"
     if not path.is_file():
-        pytest.skip(f"reference config not found: {path}")
+        missing("shared", f"reference config not found: {path}")
     arch, fmt, space = load_architecture_file(path)
     assert fmt == "reference" and space == "nasrec_small"
     assert list(arch.alive_blocks()) == [0, 1, 2, 3, 4, 6]

@@ -17,6 +17,7 @@ import pytest
 from nasrec.store import Store
 from server.core.config import Settings
 from server.main import create_app
+from tests.support.needs import missing
 from tests.support.service import Account, LiveServer, serve
 from tests.support.store import database_url, store  # noqa: F401
 from tests.support.weights import trainer  # noqa: F401
@@ -51,10 +52,7 @@ def alice(store: Store) -> Account:  # noqa: F811
 @pytest.fixture(scope="session")
 def chromium() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
-        pytest.fail(
-            f"Chromium not found at {CHROMIUM}: `apt-get install -y chromium` (.ci/run does), "
-            "or point NASREC_CHROMIUM at a Chromium binary"
-        )
+        missing("chromium", f"Chromium not found at {CHROMIUM}")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
