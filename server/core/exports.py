@@ -40,6 +40,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from nasrec.errors import ConflictError, NasrecError
+from nasrec.export.job import export_metrics
 from nasrec.home import run_dir_of
 from nasrec.store import Artifact, Candidate, Dataset, Store, User, crud, utcnow
 
@@ -247,7 +248,7 @@ def _plan(session: Session, owner: User, candidate: Candidate) -> _Plan:
         dataset_path=dataset.path,
         weights_kind=kind,
         weights_path=path,
-        metrics={**candidate.costs, **candidate.metrics, "candidate": candidate.id, "job": job.id},
+        metrics=export_metrics(candidate),
         out_dir=run_dir_of(job.id) / "exports" / f"candidate-{candidate.id}",
     )
 
