@@ -35,7 +35,6 @@ def export_command(
     source: Annotated[
         str,
         typer.Argument(
-            metavar="SOURCE",
             help="A job's run directory, name or id; a `nasrec train --run-dir` directory (or checkpoint); "
             "or an architecture JSON.",
         ),
