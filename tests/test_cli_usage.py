@@ -74,7 +74,8 @@ def test_usage_errors_print_usage_not_a_traceback(
     assert "Usage: nasrec " + case.split(":")[0] in err or "Option '--" in err, err
 
 
-@pytest.mark.parametrize("argv", [["train", "a.json"], ["export", "a.json", "--out", "o"]])
+# export: an existing file (a SOURCE that is no path and no job directory names a job, whose dataset is known)
+@pytest.mark.parametrize("argv", [["train", "a.json"], ["export", __file__, "--out", "o"]])
 def test_dataset_option_is_required_and_named(
     argv: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

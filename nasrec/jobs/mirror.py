@@ -35,8 +35,8 @@ if TYPE_CHECKING:
 
 __all__ = ["SUBNET_ARTIFACT", "SUPERNET_ARTIFACT", "sync_final", "sync_pareto", "sync_trials"]
 
-SUPERNET_ARTIFACT = "supernet"
-SUBNET_ARTIFACT = "subnet"
+SUPERNET_ARTIFACT = crud.SUPERNET_KIND
+SUBNET_ARTIFACT = crud.SUBNET_KIND
 CANDIDATE_STATUSES = (Status.EVALUATED, Status.INFEASIBLE, Status.FAILED)
 
 

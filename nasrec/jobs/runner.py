@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nasrec.errors import NotFoundError
+from nasrec.home import run_dir_of  # the job-<id> rule lives with the other file locations
 from nasrec.jobs.lease import Lease, StopReason
 from nasrec.jobs.mirror import SUPERNET_ARTIFACT, final_summary, sync_final, sync_pareto, sync_trials
 from nasrec.spec import JobSpec
@@ -62,12 +63,6 @@ class JobStopped(Exception):  # noqa: N818 - a signal, not an error
 def study_name(job: Job) -> str:
     """The job's Optuna study: unique to this job row (its id and creation time)."""
     return f"nasrec-job-{job.id}-{job.created_at:%Y%m%dT%H%M%S%f}"
-
-
-def run_dir_of(job_id: int) -> Path:
-    from nasrec.home import runs_dir
-
-    return runs_dir() / f"job-{job_id}"
 
 
 @dataclass

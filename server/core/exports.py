@@ -1,10 +1,7 @@
 """Exporting a candidate: the bookkeeping of its bundle (one artifact row), built in the background.
 
-The weights come from the job's artifacts, newest first:
-
-    kind "subnet"    (candidate_id set) a SubNet checkpoint of this candidate, retrained from scratch
-    kind "supernet"  (job-level)        the job's supernet checkpoint: the candidate's inherited weights
-
+The weights are ``crud.candidate_weights``'s (the rule ``nasrec export`` follows too): the
+candidate's retrained SubNet checkpoint, else its job's supernet checkpoint (inherited weights).
 A candidate with neither has no trained weights to export: 409. The bundle itself is built by
 ``nasrec.export.export_checkpoint`` into ``$NASREC_HOME/runs/job-<job>/exports/candidate-<id>``
 (+ ``.zip``) and recorded as a candidate artifact of kind ``export`` whose ``meta.state`` is
@@ -43,14 +40,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from nasrec.errors import ConflictError, NasrecError
-from nasrec.home import runs_dir
+from nasrec.export.job import export_metrics
+from nasrec.home import run_dir_of
 from nasrec.store import Artifact, Candidate, Dataset, Store, User, crud, utcnow
 
 log = logging.getLogger("nasrec.server.exports")
 
 EXPORT_KIND = "export"
-SUBNET_KIND = "subnet"
-SUPERNET_KIND = "supernet"
 BUILDING, READY, FAILED = "building", "ready", "failed"
 State = Literal["building", "ready", "failed"]
 #: A ``building`` row older than this was left by a server that died mid-build (or hangs).
@@ -237,28 +233,12 @@ def _state_of(exports: list[Artifact]) -> ExportState | None:
     return None
 
 
-def _weights(session: Session, owner: User, candidate: Candidate) -> tuple[str, str]:
-    artifacts = crud.list_artifacts(session=session, owner_id=owner.id, job_id=candidate.job_id)
-    for kind, for_candidate in ((SUBNET_KIND, candidate.id), (SUPERNET_KIND, None)):
-        for artifact in artifacts:
-            if (
-                artifact.kind == kind
-                and artifact.candidate_id == for_candidate
-                and Path(artifact.path).exists()
-            ):
-                return kind, artifact.path
-    raise ConflictError(
-        f"candidate {candidate.id} has no trained weights yet: it can be exported once its job has a "
-        "supernet checkpoint or has retrained it"
-    )
-
-
 def _plan(session: Session, owner: User, candidate: Candidate) -> _Plan:
     job = crud.get_job(session=session, owner_id=owner.id, job_id=candidate.job_id)
     dataset = session.get(Dataset, job.dataset_id) if job.dataset_id is not None else None
     if dataset is None:
         raise ConflictError(f"job {job.id}'s dataset was deleted; its candidates cannot be exported")
-    kind, path = _weights(session, owner, candidate)
+    kind, path = crud.candidate_weights(session=session, owner_id=owner.id, candidate=candidate)
     return _Plan(
         artifact_id=0,  # set once claimed
         build="",
@@ -268,8 +248,8 @@ def _plan(session: Session, owner: User, candidate: Candidate) -> _Plan:
         dataset_path=dataset.path,
         weights_kind=kind,
         weights_path=path,
-        metrics={**candidate.costs, **candidate.metrics, "candidate": candidate.id, "job": job.id},
-        out_dir=runs_dir() / f"job-{job.id}" / "exports" / f"candidate-{candidate.id}",
+        metrics=export_metrics(candidate),
+        out_dir=run_dir_of(job.id) / "exports" / f"candidate-{candidate.id}",
     )
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from nasrec.errors import ConfigError, NotFoundError
+from nasrec.errors import ConfigError, ConflictError, NotFoundError
 from nasrec.store import CandidateKind, Job, Store, User, crud
 
 
@@ -205,6 +207,41 @@ def test_candidates_and_artifacts_of_other_users_are_not_found(
             session=session, job_id=populated.id, kind="export", path="/x.zip", size_bytes=10
         )
         assert replaced.id == artifact.id and replaced.size_bytes == 10
+
+
+def test_candidate_weights_are_its_retrained_subnet_else_the_jobs_supernet(
+    store: Store, populated: Job, alice: User, tmp_path: Path
+) -> None:
+    def weights(candidate_id: int) -> tuple[str, str]:
+        with store.session() as session:
+            candidate = crud.get_candidate(session=session, owner_id=None, candidate_id=candidate_id)
+            return crud.candidate_weights(session=session, owner_id=alice.id, candidate=candidate)
+
+    def record(kind: str, name: str, candidate_id: int | None = None) -> Path:
+        path = tmp_path / name
+        path.mkdir()
+        with store.session(write=True) as session:
+            crud.add_artifact(
+                session=session, job_id=populated.id, candidate_id=candidate_id, kind=kind, path=str(path)
+            )
+        return path
+
+    with store.session() as session:
+        rows, _ = crud.leaderboard(session=session, owner_id=alice.id, job_id=populated.id, limit=2)
+    first, second = (row.id for row in rows)
+    with pytest.raises(ConflictError, match=f"candidate {first} has no trained weights yet"):
+        weights(first)
+    supernet = record(crud.SUPERNET_KIND, "supernet")
+    assert weights(first) == weights(second) == ("supernet", str(supernet))
+    old = record(crud.SUBNET_KIND, "old", first)
+    new = record(crud.SUBNET_KIND, "new", first)
+    assert weights(first) == ("subnet", str(new)) and weights(second) == ("supernet", str(supernet))
+    new.rmdir()  # a deleted checkpoint is passed over
+    assert weights(first) == ("subnet", str(old))
+    old.rmdir()
+    supernet.rmdir()
+    with pytest.raises(ConflictError, match="no trained weights"):
+        weights(first)
 
 
 def test_candidate_counts_by_stage(store: Store, populated: Job) -> None:

@@ -6,7 +6,14 @@ owner), ``ConflictError`` (names taken, finished jobs, lost leases), ``ConfigErr
 """
 
 from nasrec.names import check_dataset_name  # the one dataset-name rule, offered with the crud functions
-from nasrec.store.crud.artifacts import add_artifact, get_artifact, list_artifacts
+from nasrec.store.crud.artifacts import (
+    SUBNET_KIND,
+    SUPERNET_KIND,
+    add_artifact,
+    candidate_weights,
+    get_artifact,
+    list_artifacts,
+)
 from nasrec.store.crud.candidates import (
     HIGHER_IS_BETTER,
     OBJECTIVE_COLUMNS,
@@ -68,9 +75,12 @@ __all__ = [
     "MAX_PAGE",
     "OBJECTIVE_COLUMNS",
     "SORT_COLUMNS",
+    "SUBNET_KIND",
+    "SUPERNET_KIND",
     "LeaseLostError",
     "add_artifact",
     "candidate_counts_by_stage",
+    "candidate_weights",
     "check_dataset_name",
     "claim_job",
     "count_evaluated_candidates",

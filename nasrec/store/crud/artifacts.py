@@ -1,16 +1,27 @@
 """Files that jobs produce: checkpoints (job-level), retrained weights and export bundles
-(candidate-level). The store records where a file is, its size and digest; it never reads it."""
+(candidate-level). The store records where a file is, its size and digest; it never reads it.
+
+Which weights a candidate is exported with (``candidate_weights``, the rule both the API's export
+and ``nasrec export`` follow), newest existing first:
+
+    kind "subnet"    (candidate_id set) a SubNet checkpoint of this candidate, retrained from scratch
+    kind "supernet"  (job-level)        the job's supernet checkpoint: the candidate's inherited weights
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from nasrec.errors import ConfigError
+from nasrec.errors import ConfigError, ConflictError
 from nasrec.store.crud.ownership import get_owned, owned
-from nasrec.store.models import Artifact, Job
+from nasrec.store.models import Artifact, Candidate, Job
+
+SUBNET_KIND = "subnet"
+SUPERNET_KIND = "supernet"
 
 
 def add_artifact(
@@ -59,3 +70,19 @@ def list_artifacts(
 
 def get_artifact(*, session: Session, owner_id: int | None, artifact_id: int) -> Artifact:
     return get_owned(session, Artifact, owner_id, Artifact.id == artifact_id, label=f"artifact {artifact_id}")
+
+
+def candidate_weights(*, session: Session, owner_id: int | None, candidate: Candidate) -> tuple[str, str]:
+    """The weights ``candidate`` is exported with: (kind, path) of its newest ``subnet`` artifact
+    whose path exists, else of its job's newest existing ``supernet`` artifact. ``ConflictError``
+    when there is neither (nothing trained yet, or the files were deleted)."""
+    artifacts = list_artifacts(session=session, owner_id=owner_id, job_id=candidate.job_id)
+    for kind, for_candidate in ((SUBNET_KIND, candidate.id), (SUPERNET_KIND, None)):
+        for artifact in artifacts:
+            mine = artifact.kind == kind and artifact.candidate_id == for_candidate
+            if mine and Path(artifact.path).exists():
+                return kind, artifact.path
+    raise ConflictError(
+        f"candidate {candidate.id} has no trained weights yet: it can be exported once its job has a "
+        "supernet checkpoint or has retrained it"
+    )
