@@ -95,6 +95,12 @@ METRICS: dict[str, Metric] = {
             "fixed",
             2,
         ),
+        # The analytic PIM cost model (nasrec.cost.pim, docs/pim.md) of one inference on the job's
+        # hardware profile, at each block's precision and mapping (W8A8 on crossbars when not searched).
+        Metric("pim_latency_ns", "analytic", _MIN, "PIM ns", "PIM latency per inference", "ns", "si"),
+        Metric("pim_energy_nj", "analytic", _MIN, "PIM nJ", "PIM energy per inference", "nJ", "si"),
+        Metric("pim_area_mm2", "analytic", _MIN, "PIM mm²", "PIM area of the design", "mm²", "fixed", 3),
+        Metric("pim_gops_per_w", "analytic", _MAX, "PIM GOPS/W", "PIM power efficiency", "GOPS/W", "si"),
     )
 }
 #: The metrics a job may name as objectives or constraints.

@@ -37,6 +37,7 @@ __all__ = [
     "Constraint",
     "EvaluationSpec",
     "FinalizeSpec",
+    "HardwareSpec",
     "JobSpec",
     "Objective",
     "ResourcesSpec",
@@ -274,6 +275,26 @@ class ResourcesSpec(_Model):
     ray_address: str | None = None
 
 
+class HardwareSpec(_Model):
+    """The PIM design the ``pim_*`` metrics are costed on (``nasrec.cost.pim``, docs/pim.md)."""
+
+    profile: str = Field(
+        default="isaac32",
+        min_length=1,
+        description="a profile in search_spaces/hardware/ (by name) or a profile YAML (by path)",
+    )
+    embedding_bits: int = Field(default=8, description="precision of the embedding tables: 8 or 16")
+
+    @field_validator("embedding_bits")
+    @classmethod
+    def _check_embedding_bits(cls, value: int) -> int:
+        from nasrec.space.codesign import EMBEDDING_BITS
+
+        if value not in EMBEDDING_BITS:
+            raise ValueError(f"must be one of {', '.join(map(str, EMBEDDING_BITS))}, got {value}")
+        return value
+
+
 class JobSpec(_Model):
     """A whole search job. Load with :func:`load_spec` or :meth:`JobSpec.parse`."""
 
@@ -290,6 +311,7 @@ class JobSpec(_Model):
     objectives: list[Objective] = Field(default_factory=lambda: [Objective(name="val_logloss")], min_length=1)
     constraints: list[Constraint] = Field(default_factory=list)
     finalize: FinalizeSpec = FinalizeSpec()
+    hardware: HardwareSpec = HardwareSpec()
     resources: ResourcesSpec = ResourcesSpec()
 
     @field_validator("space")

@@ -52,8 +52,11 @@ def search_command(
         return
     bayes = bayes_logloss(run.search.dataset.meta)
     title = f"{run.search.spec.job_name} (job {run.job_id}): final leaderboard"
-    pareto = len(run.search.spec.objectives) > 1
-    print_leaderboard(run.entries, json_output=False, bayes=bayes, pareto=pareto, title=title)
+    spec = run.search.spec
+    also = [o.name for o in spec.objectives] + [c.metric for c in spec.constraints]
+    print_leaderboard(
+        run.entries, json_output=False, bayes=bayes, pareto=len(spec.objectives) > 1, also=also, title=title
+    )
 
 
 def run_job_here(spec: Any, *, database_url: str | None = None, console: Console | None = None) -> LocalRun:

@@ -130,7 +130,7 @@ class _Runner:
         run_dir = run_dir_of(self.job.id)
         _claim_run_dir(run_dir, name)
         search = create_search(run_spec, storage=self.store.url, run_dir=run_dir, load_if_exists=True)
-        _ = (search.dataset, search.space)  # open both now: a bad dataset fails the job here
+        _ = (search.dataset, search.space, search.hardware_profile)  # a bad one fails the job here
         self.search = search
         self.progress("prepare", 1, 1)
         return search

@@ -33,10 +33,12 @@ def print_leaderboard(
     json_output: bool,
     bayes: float | None = None,
     pareto: bool = False,
+    also: Sequence[str] = (),
     title: str = "leaderboard",
 ) -> None:
     """The leaderboard on stdout: a JSON list, or a table (with the Bayes log loss when known, and
-    the Pareto rank when the job has several objectives)."""
+    the Pareto rank when the job has several objectives; ``also``: metrics to show besides
+    ``TABLE_METRICS``, e.g. the job's objectives and constraints)."""
     if json_output:
         typer.echo(json.dumps([e.to_dict() for e in entries], indent=2))
         return
@@ -45,7 +47,7 @@ def print_leaderboard(
     console = Console()
     if not console.is_terminal:  # a pipe or a log file: no terminal width to respect, keep every column
         console = Console(width=160)
-    console.print(leaderboard_table(entries, bayes=bayes, pareto=pareto, title=title))
+    console.print(leaderboard_table(entries, bayes=bayes, pareto=pareto, also=also, title=title))
     if bayes is not None:
         floor = METRICS["test_logloss"].format(bayes)
         console.print(f"Bayes log loss of the test split (the best any model can do): {floor}")
@@ -56,11 +58,17 @@ TABLE_METRICS = ("val_logloss", "val_auc", "test_logloss", "flops", "params", "l
 
 
 def leaderboard_table(
-    entries: Sequence[Entry], *, bayes: float | None = None, pareto: bool = False, title: str = ""
+    entries: Sequence[Entry],
+    *,
+    bayes: float | None = None,
+    pareto: bool = False,
+    also: Sequence[str] = (),
+    title: str = "",
 ) -> Table:
     from rich.table import Table
 
-    shown = [METRICS[m] for m in TABLE_METRICS if any(e.metric(m) is not None for e in entries)]
+    names = [*TABLE_METRICS, *(m for m in also if m not in TABLE_METRICS)]
+    shown = [METRICS[m] for m in names if any(e.metric(m) is not None for e in entries)]
     table = Table(title=title, title_justify="left")
     for header, justify in (("#", "right"), ("name", "left"), ("kind", "left")):
         table.add_column(header, justify=justify)  # type: ignore[arg-type]

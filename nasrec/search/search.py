@@ -115,6 +115,7 @@ class Search:
         self.run_dir = Path(run_dir) if run_dir is not None else runs_dir() / spec.job_name
         self._space: Any = None
         self._dataset: Any = None
+        self._hardware: Any = None
         self._controller: Controller | None = None
 
     # ---- identity and lazily opened inputs ---------------------------------------------------------
@@ -159,14 +160,36 @@ class Search:
     # ---- costs and constraints ---------------------------------------------------------------------
 
     def costs(self, arch: Architecture) -> dict[str, float]:
-        """Analytic costs of ``arch`` on this dataset's schema: instant, no evaluation."""
+        """Analytic costs of ``arch`` on this dataset's schema (FLOPs, params, and its PIM costs on
+        the job's hardware profile): instant, no evaluation."""
         from nasrec.cost import flops, params
+        from nasrec.cost.pim import pim_cost
 
         model = self.space.model
+        pim = pim_cost(
+            arch,
+            self.schema,
+            model,
+            profile=self.hardware_profile,
+            embedding_bits=self.spec.hardware.embedding_bits,
+        )
         return {
             "flops": float(flops(arch, self.schema, model)),
             "params": float(params(arch, self.schema, model)),
+            "pim_latency_ns": pim.latency_ns,
+            "pim_energy_nj": pim.energy_nj,
+            "pim_area_mm2": pim.area_mm2,
+            "pim_gops_per_w": pim.gops_per_w,
         }
+
+    @property
+    def hardware_profile(self) -> Any:
+        """The job's PIM ``HardwareProfile``, loaded (and validated) once."""
+        if self._hardware is None:
+            from nasrec.cost.pim import load_profile
+
+            self._hardware = load_profile(self.spec.hardware.profile)
+        return self._hardware
 
     def violations(self, metrics: dict[str, float], *, kinds: Sequence[str]) -> list[str]:
         """The spec's constraints of the given metric kinds that ``metrics`` break."""

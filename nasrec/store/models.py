@@ -204,9 +204,10 @@ LEADERBOARD_KEYS = (
     "flops",
     "params",
     "latency_ms",
-    "pim_latency",
-    "pim_energy",
-    "pim_area",
+    "pim_latency_ns",
+    "pim_energy_nj",
+    "pim_area_mm2",
+    "pim_gops_per_w",
     "pareto_rank",
     "trial_number",
 )
@@ -224,7 +225,7 @@ class Candidate(Base):
         UniqueConstraint("job_id", "arch_hash"),
         # One narrow index per leaderboard sort key, in page order (key, then id), with ``feasible``
         # (the common filter): the leaderboard finds a page's ids from an index alone, never from the
-        # wide rows (migrations 0002, 0003).
+        # wide rows (migrations 0002, 0003, 0004).
         *(Index(f"ix_candidates_job_{key}", "job_id", key, "id", "feasible") for key in LEADERBOARD_KEYS),
     )
 
@@ -247,9 +248,10 @@ class Candidate(Base):
     flops: Mapped[float | None] = mapped_column(Float)
     params: Mapped[int | None] = mapped_column(BigInteger)
     latency_ms: Mapped[float | None] = mapped_column(Float)
-    pim_latency: Mapped[float | None] = mapped_column(Float)
-    pim_energy: Mapped[float | None] = mapped_column(Float)
-    pim_area: Mapped[float | None] = mapped_column(Float)
+    pim_latency_ns: Mapped[float | None] = mapped_column(Float)
+    pim_energy_nj: Mapped[float | None] = mapped_column(Float)
+    pim_area_mm2: Mapped[float | None] = mapped_column(Float)
+    pim_gops_per_w: Mapped[float | None] = mapped_column(Float)
     pareto_rank: Mapped[int | None] = mapped_column(Integer)
     feasible: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,8 +1,8 @@
 """Submitting a job: the one validation hook between an API request and the store.
 
 The body is a ``nasrec.spec.JobSpec`` (FastAPI has already validated it). ``check_submission``
-adds what only the server knows: the dataset must be one of the user's, the space one the server
-ships, and the Ray cluster is the operator's choice, not the submitter's.
+adds what only the server knows: the dataset must be one of the user's, the space and the hardware
+profile ones the server ships, and the Ray cluster is the operator's choice, not the submitter's.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from nasrec.store import Dataset, Job, User, crud
 
 def check_submission(*, session: Session, owner: User, spec: JobSpec) -> Dataset:
     """The user's dataset the spec names; ConfigError for anything the server will not run."""
+    from nasrec.cost.pim import list_profiles
     from nasrec.space import list_spaces
 
     if spec.resources.ray_address is not None:
@@ -27,6 +28,12 @@ def check_submission(*, session: Session, owner: User, spec: JobSpec) -> Dataset
     if isinstance(spec.space, str) and spec.space not in list_spaces():
         raise ConfigError(
             f"space: search space {spec.space!r} not found; available: {', '.join(list_spaces())}"
+        )
+    # Likewise a hardware profile the server ships, by name: never a path on the server.
+    if spec.hardware.profile not in list_profiles():
+        raise ConfigError(
+            f"hardware.profile: profile {spec.hardware.profile!r} not found; "
+            f"available: {', '.join(list_profiles())}"
         )
     try:
         return crud.get_dataset(session=session, owner_id=owner.id, name=spec.dataset)
