@@ -167,7 +167,9 @@ def test_cli_search_command_prints_json(
         app, [str(path), "--json", "--storage", f"sqlite:///{tmp_path / 'db.sqlite'}"]
     )
     assert result.exit_code == 0, result.output
-    board = json.loads(result.stdout[result.stdout.index("[") :])
+    out = json.loads(result.stdout[result.stdout.index("{") :])
+    assert not out["reused"] and set(out["seconds"]) == {"supernet", "search", "finalize", "total"}
+    board = out["leaderboard"]
     assert [r["kind"] for r in board].count("baseline") == 1
     assert sum(r["winner"] for r in board) == 1
 
