@@ -153,8 +153,9 @@ class Embeddings(nn.Module):
     table_rows: rows per field (index 0 reserved for missing values by the data layer); dim: E.
     backend: ``"fbgemm"`` (fused row-wise Adagrad) or ``"torch"`` (sparse gradients + ``RowWiseAdagrad``).
     lr, eps: the row-wise Adagrad hyper-parameters (``set_learning_rate`` changes lr later, e.g. from a
-    scheduler). seed: initialisation seed (tables drawn in field order from one generator);
-    initialize=False leaves the tables at zero for a caller that sets them (``set_weights``).
+    scheduler). seed: initialisation seed (tables drawn in field order from one generator; None draws
+    it from torch's global generator, so ``torch.manual_seed`` decides); initialize=False leaves the
+    tables at zero for a caller that sets them (``set_weights``).
     """
 
     def __init__(
@@ -165,11 +166,12 @@ class Embeddings(nn.Module):
         backend: str = "fbgemm",
         lr: float = 0.01,
         eps: float = 1e-8,
-        seed: int = 0,
+        seed: int | None = 0,
         initialize: bool = True,
         device: torch.device | str | None = None,
     ) -> None:
         super().__init__()
+        seed = embedding_seed_from_torch() if seed is None else seed
         if backend not in BACKENDS:
             raise ConfigError(
                 f"embedding backend {backend!r} is not supported; choose one of {list(BACKENDS)}"

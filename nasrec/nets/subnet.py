@@ -22,7 +22,7 @@ from torch import Tensor, nn
 
 from nasrec.data.schema import Batch, DatasetSchema
 from nasrec.errors import ConfigError
-from nasrec.nets.embeddings import Embeddings, embedding_seed_from_torch
+from nasrec.nets.embeddings import Embeddings
 from nasrec.nets.ops import (
     EFC,
     FC,
@@ -170,7 +170,7 @@ class SubNet(nn.Module):
             backend=embedding_backend,
             lr=embedding_lr,
             eps=embedding_eps,
-            seed=embedding_seed_from_torch() if embedding_seed is None else embedding_seed,
+            seed=embedding_seed,
             initialize=initialize_embeddings,
             device=device,
         )

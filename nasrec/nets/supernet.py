@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from nasrec.data.schema import Batch, DatasetSchema
 from nasrec.errors import ConfigError
 from nasrec.nets import functional as fn
-from nasrec.nets.embeddings import Embeddings, embedding_seed_from_torch
+from nasrec.nets.embeddings import Embeddings
 from nasrec.nets.paths import BINARY_OPS, BlockPath, SupernetPath, as_path
 from nasrec.nets.shared import (
     Bounds,
@@ -153,7 +153,7 @@ class SuperNet(nn.Module):
             backend=embedding_backend,
             lr=embedding_lr,
             eps=embedding_eps,
-            seed=embedding_seed_from_torch() if embedding_seed is None else embedding_seed,
+            seed=embedding_seed,
             device=device,
         )
 
