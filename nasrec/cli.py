@@ -15,6 +15,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from nasrec import __version__
 from nasrec.cost.cli import arch_app, cost_command
@@ -77,7 +78,8 @@ def main() -> None:
     try:
         app(prog_name="nasrec")
     except NasrecError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}")
+        # As written: not wrapped at the terminal's width, brackets in it not read as markup.
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
         sys.exit(1)
 
 

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
-from nasrec.errors import ConfigError
 from nasrec.space.architecture import BINARY_OPS, Architecture, Block
 from nasrec.space.liveness import DEAD, BlockLiveness
 
@@ -45,11 +44,16 @@ class _Edge:
 def architecture_svg(architecture: Architecture | Mapping[str, Any], *, title: str | None = None) -> str:
     """The drawing of ``architecture`` (an Architecture or its JSON object) as an SVG document.
 
-    ConfigError if the JSON is not an architecture or a block reads a candidate it cannot see
-    (block ``i`` reads candidates ``0..i``).
+    A JSON object is parsed and checked (``Architecture.from_dict``: ConfigError naming the block and
+    the gene); an Architecture is drawn as given (check it with ``validate()`` first if it was not
+    built by code). Text from it is escaped either way.
     """
-    arch = architecture if isinstance(architecture, Architecture) else _parse(architecture)
-    _check_inputs(arch)
+    if isinstance(architecture, Architecture):
+        arch = architecture
+    else:
+        arch = Architecture.from_dict(
+            dict(architecture) if isinstance(architecture, Mapping) else architecture
+        )
     live = arch.liveness()
     n = arch.num_blocks
     margin_left = margin_right = 40 + ARC_STEP * (n + 1)
@@ -73,34 +77,6 @@ def architecture_svg(architecture: Architecture | Mapping[str, Any], *, title: s
     parts.append(_legend(height - 22, margin_left))
     parts.append("</svg>")
     return "\n".join(parts)
-
-
-# ---- parsing and checking ---------------------------------------------------------------------------
-
-
-def _parse(data: Mapping[str, Any]) -> Architecture:
-    if not isinstance(data, Mapping) or not isinstance(data.get("blocks"), list):
-        raise ConfigError("an architecture JSON object needs a 'blocks' list")
-    try:
-        return Architecture.from_dict(dict(data))
-    except ConfigError:
-        raise
-    except (TypeError, ValueError, AttributeError) as exc:
-        raise ConfigError(f"not a valid architecture: {exc}") from None
-
-
-def _check_inputs(arch: Architecture) -> None:
-    for i, block in enumerate(arch.blocks):
-        if block is None:
-            continue
-        for gene in ("dense_inputs", "sparse_inputs", "left", "right"):
-            value = getattr(block, gene)
-            for j in (value,) if isinstance(value, int) else value or ():
-                if not 0 <= j <= i:
-                    raise ConfigError(
-                        f"block {i}: {gene} has {j}, but block {i} can only read candidates 0..{i} "
-                        "(0 = the raw inputs, j = block j - 1)"
-                    )
 
 
 # ---- what to draw -----------------------------------------------------------------------------------

@@ -23,12 +23,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from nasrec.data.cli import DatasetOption, OldDatasetOption, chosen_dataset
 from nasrec.errors import ConfigError, NotFoundError
+
+if TYPE_CHECKING:
+    from nasrec.space.arch_file import ArchitectureFile
 
 
 def export_command(
@@ -210,9 +213,12 @@ def _export_file(
 ) -> tuple[dict[str, Any], str]:
     from nasrec.data import Dataset
     from nasrec.export.bundle import export_bundle
+    from nasrec.space.arch_file import read_architecture
 
+    # An architecture JSON is checked before anything is opened or trained.
+    file = None if source.is_dir() else read_architecture(source, space=space, layernorm=layernorm)
     data = Dataset.open(dataset)
-    if source.is_dir():
+    if file is None:
         if given:
             raise ConfigError(
                 f"{', '.join(given)}: for an architecture JSON SOURCE only; "
@@ -227,14 +233,12 @@ def _export_file(
                 "`nasrec train --run-dir`"
             )
         subnet, metrics = _from_architecture(
-            source,
+            file,
             data,
             steps=train_steps,
             batch_size=512 if batch_size is None else batch_size,
             lr=0.12 if lr is None else lr,
             seed=0 if seed is None else seed,
-            layernorm=layernorm,
-            space=space,
             quiet=quiet,
         )
     metrics |= _costs(subnet)
@@ -277,24 +281,19 @@ def _from_checkpoint(path: Path) -> tuple[Any, dict[str, Any]]:
 
 
 def _from_architecture(
-    path: Path,
+    file: ArchitectureFile,
     dataset: Any,
     *,
     steps: int,
     batch_size: int,
     lr: float,
     seed: int,
-    layernorm: bool | None,
-    space: str | None,
     quiet: bool,
 ) -> tuple[Any, dict[str, Any]]:
     import torch
 
-    from nasrec.space.arch_file import read_architecture
-
     if steps < 0:
         raise ConfigError(f"--train-steps must be >= 0, got {steps}")
-    file = read_architecture(path, space=space, layernorm=layernorm)
     arch, model = file.architecture.canonical(), file.model
     if steps == 0:
         from nasrec.nets.subnet import SubNet

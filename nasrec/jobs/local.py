@@ -54,8 +54,10 @@ def run_local(
 ) -> LocalRun:
     """Run (or resume, or reuse) ``spec`` to its end in this process; raises if it fails."""
     from nasrec.search import load_search
+    from nasrec.search.finalize import job_baselines
 
     spec = JobSpec.parse(spec)
+    job_baselines(spec)  # the job's own architectures are checked before it is recorded or run
     store = open_store(database_url)
     try:
         job_id, state = _find_or_submit(store, spec)

@@ -96,7 +96,9 @@ def leaderboard_table(
 
 @contextmanager
 def phase_progress(console: Console | None = None) -> Iterator[Any]:
-    """A ``progress(phase, done, total, info)`` callback drawing one rich bar per phase on stderr."""
+    """A ``progress(phase, done, total, info)`` callback drawing one rich bar per phase on stderr.
+
+    The bars appear with the first phase: an error before it (a bad spec) is the only output."""
     from nasrec.console import progress_bar
 
     bars = progress_bar(fields="{task.fields[info]}", console=console)
@@ -106,6 +108,8 @@ def phase_progress(console: Console | None = None) -> Iterator[Any]:
         if phase == "resumed":
             bars.console.print(f"resumed: kept {info['kept']}")
             return
+        if not tasks:
+            bars.start()
         label = PHASES.get(phase, phase)
         if phase == "retrain" and "model" in info:
             label = f"retrain {info['model']}"
@@ -114,8 +118,11 @@ def phase_progress(console: Console | None = None) -> Iterator[Any]:
             tasks[phase] = bars.add_task(label, total=max(total, 1), info="")
         bars.update(tasks[phase], completed=done, total=max(total, 1), info=_info(info))
 
-    with bars:
+    try:
         yield update
+    finally:
+        if tasks:
+            bars.stop()
 
 
 def _info(info: dict[str, Any]) -> str:

@@ -22,7 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nasrec.errors import ConfigError, NotFoundError
+from nasrec.errors import ConfigError, NasrecError, NotFoundError
 from nasrec.metrics import METRICS
 from nasrec.search.leaderboard import Entry, rank_entries
 from nasrec.search.records import FinalRecord, final_records, metrics_of, read_winner, save_final, save_winner
@@ -30,8 +30,16 @@ from nasrec.search.records import FinalRecord, final_records, metrics_of, read_w
 if TYPE_CHECKING:
     from nasrec.search.search import PhaseProgress, Search
     from nasrec.space.architecture import Architecture
+    from nasrec.spec import JobSpec
 
-__all__ = ["baselines_dir", "final_leaderboard", "finalize", "list_baselines", "load_baseline"]
+__all__ = [
+    "baselines_dir",
+    "final_leaderboard",
+    "finalize",
+    "job_baselines",
+    "list_baselines",
+    "load_baseline",
+]
 
 
 def baselines_dir() -> Path:
@@ -46,28 +54,42 @@ def list_baselines() -> list[str]:
 
 
 def load_baseline(name: str) -> tuple[Architecture, str]:
-    """A baseline architecture (canonical) and its description."""
-    from nasrec.space.architecture import Architecture
+    """A baseline architecture (canonical) and its description, read and checked as every
+    architecture file is (``read_architecture``; against the space it names, if any): errors name
+    the baseline's file, the block and the gene."""
+    from nasrec.space.arch_file import read_architecture
 
     path = baselines_dir() / f"{name}.json"
     if not path.is_file():
         raise NotFoundError(f"no baseline {name!r}; available: {', '.join(list_baselines())}")
+    arch = read_architecture(path, source=f"baseline {name} ({path})").architecture
     data = json.loads(path.read_text())
-    arch = Architecture.from_dict({"blocks": data["blocks"]})
-    return arch.canonical(), str(data.get("description", ""))
+    description = data.get("description", "") if isinstance(data, dict) else ""
+    return arch.canonical(), str(description)
 
 
-def job_baselines(search: Search) -> list[str]:
-    """The baselines the job asks for: all of them (``true``), none, or the listed ones."""
-    wanted = search.spec.finalize.baselines
+def job_baselines(spec: JobSpec) -> list[str]:
+    """The baselines the job asks for (all of them for ``true``, none for ``false``, or the listed
+    ones), each loaded and checked: a missing or invalid baseline is a ``ConfigError`` naming
+    ``finalize.baselines`` before anything runs."""
+    wanted = spec.finalize.baselines
     if wanted is True:
-        return list_baselines()
-    if wanted is False:
-        return []
-    missing = [b for b in wanted if b not in list_baselines()]
-    if missing:
-        raise ConfigError(f"finalize.baselines: unknown baseline(s) {missing}; available: {list_baselines()}")
-    return list(wanted)
+        names = list_baselines()
+    elif wanted is False:
+        names = []
+    else:
+        missing = [b for b in wanted if b not in list_baselines()]
+        if missing:
+            raise ConfigError(
+                f"finalize.baselines: unknown baseline(s) {missing}; available: {list_baselines()}"
+            )
+        names = list(wanted)
+    for name in names:
+        try:
+            load_baseline(name)
+        except NasrecError as exc:
+            raise ConfigError(f"finalize.baselines: {exc}") from None
+    return names
 
 
 def retrain_config(search: Search) -> Any:
@@ -134,7 +156,7 @@ def _selection_pool(search: Search) -> list[tuple[str, str, Architecture, dict[s
         oneshot = {k: v for k, v in entry.metrics.items() if k in METRICS and METRICS[k].kind == "evaluated"}
         extra = {"trial": entry.trial, "oneshot_rank": rank, "oneshot": oneshot}
         pool.append((f"found-{rank + 1}", "found", Architecture.from_dict(entry.architecture), extra))
-    for name in job_baselines(search):
+    for name in job_baselines(search.spec):
         arch, description = load_baseline(name)
         pool.append((name, "baseline", arch, {"description": description}))
     return pool

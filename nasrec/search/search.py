@@ -72,12 +72,15 @@ def create_search(
 
     ``storage`` defaults to ``default_database_url()`` and ``run_dir`` to ``runs_dir()/<job name>``.
     With ``load_if_exists`` the same job (same spec fingerprint) is resumed instead of refused.
+    The architectures the job brings (its baselines) are checked first: ``ConfigError`` naming them.
     """
     from nasrec.home import default_database_url
+    from nasrec.search.finalize import job_baselines
 
     if isinstance(spec, str | Path):
         spec = load_spec(spec)
     spec = JobSpec.parse(spec)
+    job_baselines(spec)
     url = storage or default_database_url()
     study = create_job_study(spec, url, load_if_exists=load_if_exists)
     return Search(spec, study, url=url, run_dir=run_dir)

@@ -78,21 +78,31 @@ class Block:
         return out
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Block:
-        names = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - names)
+    def from_dict(cls, data: Any) -> Block:
+        """A block from its JSON object; ``ConfigError`` naming the gene if a key is unknown or
+        missing or a value has the wrong type (the genes' meaning is checked by ``validate``)."""
+        if not isinstance(data, dict):
+            raise ConfigError(
+                f"expected a block object with the genes {[f.name for f in fields(cls)]} "
+                f"(or null for a pruned block), got {data!r}"
+            )
+        names = [f.name for f in fields(cls)]
+        unknown = sorted(set(data) - set(names))
         if unknown:
-            raise ConfigError(f"unknown block keys {unknown}; expected {sorted(names)}")
-        missing = sorted(names - set(data))
+            raise ConfigError(f"unknown keys {unknown}; a block has the genes {names}")
+        missing = [name for name in names if name not in data]
         if missing:
-            raise ConfigError(f"block is missing keys {missing}")
-        values = dict(data)
+            raise ConfigError(f"missing keys {missing}; a block has the genes {names}")
+        for key in ("dense_op", "sparse_op"):
+            if data[key] is not None and not isinstance(data[key], str):
+                raise ConfigError(f"{key}: expected an op name or null, got {data[key]!r}")
         for key in ("dense_inputs", "sparse_inputs"):
-            if values[key] is not None:
-                values[key] = tuple(sorted(int(i) for i in values[key]))
-        values["dense_to_sparse"] = bool(values["dense_to_sparse"])
-        values["fm"] = bool(values["fm"])
-        return cls(**values)
+            if data[key] is not None and not isinstance(data[key], list | tuple):
+                raise ConfigError(f"{key}: expected a list of candidate indices or null, got {data[key]!r}")
+        for key in ("dense_to_sparse", "fm"):
+            if not isinstance(data[key], bool | int) or data[key] not in (0, 1):
+                raise ConfigError(f"{key}: expected true or false, got {data[key]!r}")
+        return cls(**data)
 
     def with_(self, **changes: Any) -> Block:
         return replace(self, **changes)
@@ -135,10 +145,12 @@ class Architecture:
 
     # ---- behaviour (see docs/operators.md for the liveness rules) -------------------------------------
 
-    def validate(self, space: SearchSpace) -> Architecture:
-        """Raise ``ConfigError`` naming the block and gene when this does not belong to ``space``.
+    def validate(self, space: SearchSpace | None = None) -> Architecture:
+        """Raise ``ConfigError`` naming the block and gene when this is not a network (known ops,
+        positive widths, inputs that exist, ...) or, given ``space``, does not belong to it.
 
         Accepts full genotypes and canonical forms (``None`` for genes with no effect). Returns self.
+        See ``nasrec.space.validation``.
         """
         from nasrec.space.validation import validate_architecture
 
@@ -181,22 +193,34 @@ class Architecture:
         return {"blocks": [None if b is None else b.to_dict() for b in self.blocks]}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Architecture:
-        if not isinstance(data, dict) or "blocks" not in data:
-            raise ConfigError("an architecture JSON object needs a 'blocks' list")
-        return cls(tuple(None if b is None else Block.from_dict(b) for b in data["blocks"]))
+    def from_dict(cls, data: Any) -> Architecture:
+        """An architecture from its JSON object (other keys than ``blocks`` are ignored), checked
+        with ``validate()``: ``ConfigError`` naming the block and the gene."""
+        if not isinstance(data, dict) or not isinstance(data.get("blocks"), list):
+            raise ConfigError("blocks: an architecture JSON object needs a 'blocks' list")
+        blocks: list[Block | None] = []
+        for i, b in enumerate(data["blocks"]):
+            try:
+                blocks.append(None if b is None else Block.from_dict(b))
+            except ConfigError as exc:
+                raise ConfigError(f"block {i}: {exc}") from None
+        return cls(tuple(blocks)).validate()
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> Architecture:
-        return cls.from_dict(json.loads(text))
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"not valid JSON: {exc}") from None
+        return cls.from_dict(data)
 
 
 def _as_int(value: Any, key: str) -> int:
     if isinstance(value, bool) or not hasattr(value, "__index__"):
-        raise ConfigError(f"{key} must hold integers, got {value!r}")
+        raise ConfigError(f"{key}: expected an integer, got {value!r}")
     return int(value)
 
 

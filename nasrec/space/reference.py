@@ -25,6 +25,20 @@ REFERENCE_NODES: dict[str, tuple[str, ...]] = {
 }
 # The nasrec space that has exactly the reference space's choices.
 REFERENCE_SPACES: dict[str, str] = {"autoctr": "nasrec_small", "xlarge": "nasrec_full"}
+# What the reference calls each gene, for error messages (``nasrec.space.validation``'s ``fields``).
+REFERENCE_FIELDS: dict[str, str] = {
+    "blocks": "macro/micro",
+    "dense_op": "micro.active_nodes",
+    "sparse_op": "micro.active_nodes",
+    "dense_width": "micro.dense_in_dims",
+    "sparse_width": "micro.sparse_in_dims",
+    "dense_inputs": "macro.dense_idx",
+    "sparse_inputs": "macro.sparse_idx",
+    "left": "macro.dense_left_idx",
+    "right": "macro.dense_right_idx",
+    "dense_to_sparse": "micro.dense_sparse_interact",
+    "fm": "micro.deep_fm",
+}
 
 
 def is_reference_format(data: Any) -> bool:
@@ -44,6 +58,10 @@ def reference_space_name(data: dict[str, Any] | str) -> str:
 
 
 def architecture_from_reference(data: dict[str, Any] | str) -> Architecture:
+    """The architecture of a reference config, checked (``validate_architecture``; errors name the
+    block and the reference's key, e.g. ``block 3: macro.dense_idx: ...``)."""
+    from nasrec.space.validation import validate_architecture
+
     data = _parse(data)
     nodes = REFERENCE_NODES[_config(data)]
     macro, micro = data["macro"], data["micro"]
@@ -51,9 +69,13 @@ def architecture_from_reference(data: dict[str, Any] | str) -> Architecture:
         raise ConfigError("macro/micro: expected two lists with one entry per block")
     if "num_blocks" in data and data["num_blocks"] != len(macro):
         raise ConfigError(f"num_blocks: says {data['num_blocks']} but macro has {len(macro)} entries")
-    return Architecture(
+    if not macro:
+        raise ConfigError("macro/micro: are empty; an architecture needs at least one block")
+    arch = Architecture(
         tuple(_block(i, ma, mi, nodes) for i, (ma, mi) in enumerate(zip(macro, micro, strict=True)))
     )
+    validate_architecture(arch, fields=REFERENCE_FIELDS)
+    return arch
 
 
 def _parse(data: dict[str, Any] | str) -> dict[str, Any]:
@@ -78,32 +100,49 @@ def _block(i: int, macro: dict[str, Any], micro: dict[str, Any], nodes: tuple[st
             raise ConfigError(f"block {i}: {where}.{key} is missing")
         return part[key]
 
+    def integer(value: Any, key: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"block {i}: {key}: expected an integer, got {value!r}")
+        return value
+
     active = get(micro, "active_nodes", "micro")
-    try:
-        names = [nodes[int(a)] for a in active]
-    except (IndexError, TypeError, ValueError):
-        raise ConfigError(f"block {i}: micro.active_nodes {active!r}: ids must index {list(nodes)}") from None
+    ids = range(len(nodes))
+    if not isinstance(active, list) or not all(type(a) is int and a in ids for a in active):
+        raise ConfigError(f"block {i}: micro.active_nodes {active!r}: ids must index {list(nodes)}")
+    names = [nodes[a] for a in active]
     dense = [n for n in names if n in DENSE_OPS]
     sparse = [n for n in names if n in SPARSE_OPS]
     if len(dense) != 1 or len(sparse) != 1:
         raise ConfigError(f"block {i}: micro.active_nodes {names}: need exactly one dense and one sparse op")
-    left, right = get(macro, "dense_left_idx", "macro"), get(macro, "dense_right_idx", "macro")
-    for key, value in (("dense_left_idx", left), ("dense_right_idx", right)):
+    operands = {}
+    for key in ("dense_left_idx", "dense_right_idx"):
+        value = get(macro, key, "macro")
         if not isinstance(value, list) or len(value) != 1:
             raise ConfigError(f"block {i}: macro.{key} must be a one-element list, got {value!r}")
-    dense_idx, sparse_idx = get(macro, "dense_idx", "macro"), get(macro, "sparse_idx", "macro")
-    for key, value in (("dense_idx", dense_idx), ("sparse_idx", sparse_idx)):
-        if not isinstance(value, list) or len(set(value)) != len(value):
+        operands[key] = integer(value[0], f"macro.{key}")
+    inputs = {}
+    for key in ("dense_idx", "sparse_idx"):
+        value = get(macro, key, "macro")
+        if not isinstance(value, list):
             raise ConfigError(f"block {i}: macro.{key} must be a list of distinct ints, got {value!r}")
+        inputs[key] = tuple(integer(v, f"macro.{key}") for v in value)
+        if len(set(inputs[key])) != len(value):
+            raise ConfigError(f"block {i}: macro.{key} must be a list of distinct ints, got {value!r}")
+    flags = {}
+    for key in ("dense_sparse_interact", "deep_fm"):
+        value = get(micro, key, "micro")
+        if not isinstance(value, int) or value not in (0, 1):
+            raise ConfigError(f"block {i}: micro.{key}: expected 0 or 1, got {value!r}")
+        flags[key] = bool(value)
     return Block(
         dense_op=dense[0],
         sparse_op=sparse[0],
-        dense_width=get(micro, "dense_in_dims", "micro"),
-        sparse_width=get(micro, "sparse_in_dims", "micro"),
-        dense_inputs=tuple(dense_idx),
-        sparse_inputs=tuple(sparse_idx),
-        left=left[0],
-        right=right[0],
-        dense_to_sparse=bool(get(micro, "dense_sparse_interact", "micro")),
-        fm=bool(get(micro, "deep_fm", "micro")),
+        dense_width=integer(get(micro, "dense_in_dims", "micro"), "micro.dense_in_dims"),
+        sparse_width=integer(get(micro, "sparse_in_dims", "micro"), "micro.sparse_in_dims"),
+        dense_inputs=inputs["dense_idx"],
+        sparse_inputs=inputs["sparse_idx"],
+        left=operands["dense_left_idx"],
+        right=operands["dense_right_idx"],
+        dense_to_sparse=flags["dense_sparse_interact"],
+        fm=flags["deep_fm"],
     )

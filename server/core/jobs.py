@@ -2,7 +2,8 @@
 
 The body is a ``nasrec.spec.JobSpec`` (FastAPI has already validated it). ``check_submission``
 adds what only the server knows: the dataset must be one of the user's, the space and the hardware
-profile ones the server ships, and the Ray cluster is the operator's choice, not the submitter's.
+profile ones the server ships, the baselines ones it ships (each a valid architecture), and the Ray
+cluster is the operator's choice, not the submitter's.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from nasrec.store import Dataset, Job, User, crud
 def check_submission(*, session: Session, owner: User, spec: JobSpec) -> Dataset:
     """The user's dataset the spec names; ConfigError for anything the server will not run."""
     from nasrec.cost.pim import list_profiles
+    from nasrec.search.finalize import job_baselines
     from nasrec.space import list_spaces
 
     if spec.resources.ray_address is not None:
@@ -35,6 +37,7 @@ def check_submission(*, session: Session, owner: User, spec: JobSpec) -> Dataset
             f"hardware.profile: profile {spec.hardware.profile!r} not found; "
             f"available: {', '.join(list_profiles())}"
         )
+    job_baselines(spec)  # the architectures the job brings, checked now rather than after its search
     try:
         return crud.get_dataset(session=session, owner_id=owner.id, name=spec.dataset)
     except NotFoundError:

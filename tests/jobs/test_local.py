@@ -104,13 +104,19 @@ def test_a_local_job_and_a_rest_job_find_the_same_candidates_and_winner(
 
 
 def test_a_failed_local_job_is_requeued_and_resumes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import nasrec.search.finalize as finalize
     from nasrec.data import synthesize
-    from nasrec.errors import NasrecError
+    from nasrec.errors import ConfigError, NasrecError
 
+    def fail(search: Any) -> None:
+        raise ConfigError("no-such-baseline: finalisation fails on purpose")
+
+    # The job fails late, in finalisation (a bad baseline is refused before the job runs at all).
+    monkeypatch.setattr(finalize, "_selection_pool", fail)
     monkeypatch.setenv("NASREC_HOME", str(tmp_path / "home"))
     url = f"sqlite:///{tmp_path / 'nasrec.db'}"
     data = synthesize("tiny", rows=1500, seed=0)
-    spec = {**SPEC, "finalize": {**SPEC["finalize"], "baselines": ["no-such-baseline"]}, "name": "broken"}
+    spec = {**SPEC, "name": "broken"}
     with pytest.raises(NasrecError, match="no-such-baseline"):
         run_local(spec, database_url=url)
     store = open_store(url)

@@ -114,7 +114,9 @@ def test_every_text_is_escaped() -> None:
     evil = "<script>alert('x')</script>&\""
     data = Architecture((_block(),)).to_dict()
     data["blocks"][0]["dense_op"] = evil
-    svg = architecture_svg(data, title=evil)
+    with pytest.raises(ConfigError, match="block 0: dense_op: unknown op"):
+        architecture_svg(data)  # a JSON object is checked; an Architecture built in code is drawn as given
+    svg = architecture_svg(Architecture((_block(dense_op=evil),)), title=evil)
     assert "<script" not in svg and "&lt;script&gt;" in svg
     root = _parse(svg)  # still well-formed XML
     assert not list(root.iter(f"{{{NS['svg']}}}script"))
@@ -141,10 +143,13 @@ def test_sampled_architectures_draw() -> None:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        ({"blocks": [1]}, "not a valid architecture"),
+        ({"blocks": [1]}, "block 0: expected a block object"),
         ({"nodes": []}, "'blocks' list"),
         ({"blocks": [{"dense_op": "fc"}]}, "missing keys"),
-        ({"blocks": [{**_block().to_dict(), "dense_inputs": [3]}]}, "block 0: dense_inputs has 3"),
+        (
+            {"blocks": [{**_block().to_dict(), "dense_inputs": [3]}]},
+            r"block 0: dense_inputs: candidate\(s\) \[3\] out of range",
+        ),
         ({"blocks": [{**_block().to_dict(), "dense_width": "wide"}]}, "dense_width"),
     ],
 )

@@ -25,6 +25,7 @@ from starlette.responses import FileResponse, Response
 
 from nasrec.diagram import architecture_svg
 from nasrec.errors import ConflictError, NotFoundError
+from nasrec.space.arch_file import from_source
 from nasrec.store import User, crud
 from server.api.deps import AsUser, CurrentUser, SessionDep
 from server.api.params import CandidateId, JobId
@@ -62,7 +63,8 @@ def candidate_diagram(candidate_id: CandidateId, session: SessionDep, current_us
     right inputs as arcs, what cannot reach the head in grey."""
     candidate = crud.get_candidate(session=session, owner_id=current_user.id, candidate_id=candidate_id)
     title = f"candidate {candidate.id}" + (f": {candidate.name}" if candidate.name else "")
-    svg = architecture_svg(candidate.architecture, title=title)
+    with from_source(f"candidate {candidate.id}: not a valid architecture"):
+        svg = architecture_svg(candidate.architecture, title=title)
     return Response(svg, media_type=SVG, headers=SVG_HEADERS)
 
 
