@@ -23,8 +23,9 @@ never looked at), on the column's finite values ``v`` with quantiles ``p1``, ``p
 
 The formats whose dense columns are counts by definition (``COUNT_FORMATS``: criteo, criteo-csv, kdd12)
 resolve ``auto`` to log1p without looking at the rows, so their inputs never depend on the sample ingested
-(on the Criteo samples the rule above chooses log1p for every column too). Datasets and export bundles
-written before per-column transforms have none recorded: they mean log1p everywhere (``chosen: default``).
+(on the Criteo samples the rule above chooses log1p for every column too); synthetic data is counts too.
+Datasets and export bundles written before per-column transforms have none recorded: they mean log1p
+everywhere (``chosen: default``). Options may also spell standardize ``standardise``.
 
 Each :class:`ColumnTransform` records its parameters (mean, std, bucket edges) and how it was chosen
 (``auto``, ``option``, ``format``, ``default``); ingest stores them in the dataset's ``meta.json``
@@ -94,8 +95,8 @@ class ColumnTransform:
     """The transform of one dense column and its parameters (from the training rows).
 
     kind:   log1p | standardize (``mean``, ``std``) | buckets (``edges``, increasing) | none
-    chosen: auto (training statistics), option (asked for), format (the format's counts), default (a
-            dataset from before per-column transforms: log1p everywhere)
+    chosen: auto (training statistics), option (asked for), format (counts by format: criteo, kdd12,
+            synthetic data), default (a dataset from before per-column transforms: log1p everywhere)
     """
 
     column: str
@@ -185,15 +186,16 @@ class ColumnTransform:
                 edges=None if edges is None else tuple(edges),
                 chosen=data.get("chosen", "option"),
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, ConfigError) as exc:
             raise DataError(
-                f"malformed dense transform {dict(data)!r}: {exc!r}; re-ingest the dataset"
+                f"malformed dense transform {dict(data)!r} ({exc}); re-ingest the dataset"
             ) from exc
 
 
-def default_transforms(columns: Iterable[str]) -> tuple[ColumnTransform, ...]:
-    """log1p for every column: datasets and bundles from before per-column transforms, synthetic data."""
-    return tuple(ColumnTransform(c, "log1p", chosen="default") for c in columns)
+def default_transforms(columns: Iterable[str], chosen: Chosen = "default") -> tuple[ColumnTransform, ...]:
+    """log1p for every column: datasets and bundles from before per-column transforms (``default``), or
+    columns that are counts (``format``: synthetic data)."""
+    return tuple(ColumnTransform(c, "log1p", chosen=chosen) for c in columns)
 
 
 def describe_transforms(transforms: Sequence[ColumnTransform]) -> str:

@@ -58,9 +58,10 @@ def write_dataset(
     Vocabularies are built from the training rows only, so values first seen in val / test map to 0 as
     they would in production. ``extra_arrays`` (N rows each, in raw order) are stored reordered too.
     ``transforms``: one per dense column, fitted on the training rows (``resolve_transforms``); None
-    means log1p for every column.
+    means the columns are counts: log1p for every one (synthetic data).
     """
-    transforms = default_transforms(raw.dense_names) if transforms is None else tuple(transforms)
+    if transforms is None:
+        transforms = default_transforms(raw.dense_names, chosen="format")
     if tuple(t.column for t in transforms) != tuple(raw.dense_names):
         raise DataError(f"transforms for {[t.column for t in transforms]}, dense columns {raw.dense_names}")
     dense_names = tuple(t.column for t in transforms if not t.is_sparse)

@@ -274,3 +274,15 @@ def test_cli_ingest_records_the_transforms(
     out = " ".join(out.split())
     assert code == 0
     assert "dense transforms" in out and "standardize" in out and "buckets" in out
+
+
+def test_synthetic_counts_are_log1p_and_a_malformed_transform_is_a_data_error() -> None:
+    from nasrec.data import synthesize
+    from nasrec.errors import DataError
+
+    ds = synthesize("planted", rows=200, seed=0)
+    assert {(t.kind, t.chosen) for t in ds.dense_transforms()} == {("log1p", "format")}
+    data = ds.feature_map().to_dict()
+    data["dense_transforms"][0] = {"column": "I1", "transform": "standardize", "mean": 1.0, "std": 0.0}
+    with pytest.raises(DataError, match="malformed dense transform .* std > 0.*re-ingest the dataset"):
+        FeatureMap.from_dict(data)
