@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 from nasrec.metrics import METRICS, Metric
 from nasrec.names import DATASET_NAME_PATTERN
@@ -67,6 +67,26 @@ class IngestOptions(_In):
     dense: list[str] = Field(default_factory=list, description="csv / parquet: dense (count) columns")
     sparse: list[str] = Field(default_factory=list, description="csv / parquet: categorical columns")
     delimiter: str = Field(default=",", min_length=1, max_length=1, description="csv: field separator")
+    dense_transform: list[str] = Field(
+        default_factory=list,
+        max_length=1000,
+        description="per dense column, COL=SPEC with SPEC one of auto, log1p, standardize, buckets[:N]"
+        " (the column becomes a sparse feature of N quantile buckets), none; a bare SPEC is the default of"
+        " the other columns (auto: chosen from the training rows), as `nasrec data ingest --dense-transform`",
+    )
+
+    @field_validator("dense_transform")
+    @classmethod
+    def _known_transforms(cls, items: list[str]) -> list[str]:
+        """Checked before any upload streams in (the column names are checked against the file later)."""
+        from nasrec.data.dense import parse_transform_options
+        from nasrec.errors import ConfigError
+
+        try:
+            parse_transform_options(items)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from exc
+        return items
 
 
 class DatasetUpload(IngestOptions):

@@ -6,11 +6,14 @@
     for batch in BatchLoader(ds.split("train"), 512, seed=0):  # Batch: dense B x D, sparse B x F, labels B
         ...
     transform_raw(ds, [{"I1": "3", "C1": "68fd1e64"}])       # raw records -> Batch, exactly as ingested
+    ingest("csv", [path], name="films", options=FormatOptions(label="click", dense=("year", "votes"),
+           sparse=("genre",)), dense_transforms={"votes": "buckets:8"})  # year: auto (standardize)
+    ds.dense_transforms()                                    # per column: log1p / standardize / ...
 
-Module map: formats / readers / libfm (parsing), vocab (vocabularies, hashing), split, transform,
-writer (on-disk layout), store (names, atomic writes), dataset (memory-mapped reading), ingestion,
-synth, loader, cli. Heavy modules (pyarrow, torch) load on first use of a name, so importing
-``nasrec.data`` stays cheap.
+Module map: formats / readers / libfm (parsing), vocab (vocabularies, hashing), split, dense
+(per-column dense transforms and the auto rule), transform (raw records -> inputs), writer (on-disk
+layout), store (names, atomic writes), dataset (memory-mapped reading), ingestion, synth, loader, cli.
+Heavy modules (pyarrow, torch) load on first use of a name, so importing ``nasrec.data`` stays cheap.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from nasrec.data.schema import Batch, DatasetSchema, SparseFeature
 
 if TYPE_CHECKING:
     from nasrec.data.dataset import Dataset, SplitView, list_datasets
+    from nasrec.data.dense import ColumnTransform
     from nasrec.data.formats import FORMATS, FormatOptions
     from nasrec.data.ingestion import ingest
     from nasrec.data.loader import BatchLoader
@@ -40,6 +44,7 @@ __all__ = [
     "FORMATS",
     "Batch",
     "BatchLoader",
+    "ColumnTransform",
     "Dataset",
     "DatasetSchema",
     "FeatureMap",
@@ -59,6 +64,7 @@ _LAZY = {
     "Dataset": "dataset",
     "SplitView": "dataset",
     "list_datasets": "dataset",
+    "ColumnTransform": "dense",
     "FORMATS": "formats",
     "FormatOptions": "formats",
     "ingest": "ingestion",

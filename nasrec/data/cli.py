@@ -78,11 +78,22 @@ def ingest(
     field_starts: Annotated[
         str | None, typer.Option(help="libfm: comma-separated first global index of each field.")
     ] = None,
+    dense_transform: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--dense-transform",
+            metavar="[COL=]SPEC",
+            help="Transform of a dense column, SPEC one of auto, log1p, standardize, buckets[:N] (the column"
+            " becomes a sparse feature of N quantile buckets), none; repeatable. A bare SPEC is the default"
+            " of the other columns (auto: from the training rows, log1p for counts, else standardize).",
+        ),
+    ] = None,
     json_output: Annotated[
         bool, typer.Option("--json", help="Print the dataset info as JSON on stdout.")
     ] = False,
 ) -> None:
     """Ingest raw files into a memory-mapped dataset (vocabularies, splits, transforms)."""
+    from nasrec.data.dense import parse_transform_options
     from nasrec.data.formats import FormatOptions
     from nasrec.data.ingestion import ingest as run_ingest
     from nasrec.errors import ConfigError
@@ -97,11 +108,13 @@ def ingest(
         delimiter="\t" if delimiter in ("\\t", "tab") else delimiter,
         keep_id=keep_id, fields=_names(fields), field_starts=starts,
     )  # fmt: skip
+    transforms, default = parse_transform_options(dense_transform or [])
     start = time.perf_counter()
     with console.status(f"ingesting {len(paths)} file(s) as {name!r}..."):
         ds = run_ingest(
             format.value, paths, name=name, force=force, on_bad_rows=on_bad_rows.value, split=ratios,
             seed=seed, min_count=min_count, max_rows=max_rows, options=options,
+            dense_transforms=transforms, dense_default=default,
         )  # fmt: skip
     seconds = time.perf_counter() - start
     info = ds.info()
@@ -208,6 +221,17 @@ def _print_info(info: dict[str, Any]) -> None:
     if info.get("skipped_rows"):
         head.add_row("skipped rows", f"{info['skipped_rows']:,}")
     out.print(head)
+    transforms = info.get("dense_transforms") or []
+    if any(t["transform"] != "log1p" for t in transforms):
+        per_column = Table("dense column", "transform", "parameters", "chosen", title="dense transforms")
+        for t in transforms:
+            params = ", ".join(
+                f"{k} {v:.6g}" if k != "edges" else f"{len(v) + 1} buckets"
+                for k, v in t.items()
+                if k in ("mean", "std", "edges")
+            )
+            per_column.add_row(t["column"], t["transform"], params or "-", t["chosen"])
+        out.print(per_column)
     tables = Table("sparse feature", "rows", "hot rows (top 1% share)", title="embedding tables")
     for f in info["sparse_features"]:
         tables.add_row(f["name"], f"{f['rows']:,}", f"{info['hot_rows'].get(f['name'], 0):.3f}")

@@ -141,8 +141,11 @@ class Dataset:
 
         table = self._vocab_table
         layout = self.schema.extra.get("vocab", {})
+        bucketed = {t.column for t in self.dense_transforms() if t.is_sparse}
         out = {}
         for feature in self.schema.sparse:
+            if feature.name in bucketed:
+                continue
             part = table.filter(pc.equal(table.column("feature"), feature.name))
             buckets = int(layout.get(feature.name, {}).get("hash_buckets", 0))
             out[feature.name] = Vocabulary(
@@ -153,24 +156,52 @@ class Dataset:
     def vocabulary(self, feature: str) -> list[str]:
         """Raw value of every index of ``feature``'s table.
 
-        Index 0 (missing / rare / unseen) is ``""``; hash buckets of a capped table are ``<hash:j>``.
+        Index 0 (missing / rare / unseen) is ``""``; hash buckets of a capped table are ``<hash:j>``; the
+        buckets of a bucketed dense column are value ranges (``< 1940``, ``[1940, 1960)``, ...).
         """
         names = [f.name for f in self.schema.sparse]
         if feature not in names:
             raise NotFoundError(f"no sparse feature {feature!r} in dataset {self.name!r}; features: {names}")
+        bucketed = {t.column: t for t in self.dense_transforms() if t.is_sparse}
+        if feature in bucketed:
+            return bucketed[feature].labels()
         return self.vocabularies()[feature].labels()
+
+    def dense_transforms(self) -> tuple[Any, ...]:
+        """The :class:`~nasrec.data.dense.ColumnTransform` of every raw dense column, as ingested.
+
+        A dataset from before per-column transforms has none recorded: log1p for every dense column.
+        """
+        from nasrec.data.dense import ColumnTransform, default_transforms
+
+        recorded = self.meta.get("dense_transforms")
+        if recorded is None:
+            return default_transforms(self.schema.dense)
+        return tuple(ColumnTransform.from_dict(t) for t in recorded)
 
     def feature_map(self) -> Any:
         """A :class:`~nasrec.data.transform.FeatureMap` that encodes raw records like this dataset's rows."""
         from nasrec.data.transform import FeatureMap
 
+        transforms = self.dense_transforms()
         vocabs = self.vocabularies()
-        names = tuple(f.name for f in self.schema.sparse)
-        derived = tuple(tuple(d) for d in self.schema.extra.get("derived", []))
-        ignored = tuple(self.schema.extra.get("ignored", []))
-        return FeatureMap(
-            self.schema.label, self.schema.dense, names, tuple(vocabs[n] for n in names), derived, ignored
+        names = tuple(vocabs)
+        fmap = FeatureMap(
+            self.schema.label,
+            tuple(t.column for t in transforms),
+            names,
+            tuple(vocabs[n] for n in names),
+            derived=tuple(tuple(d) for d in self.schema.extra.get("derived", [])),
+            ignored=tuple(self.schema.extra.get("ignored", [])),
+            transforms=transforms,
         )
+        inputs = (fmap.dense_inputs, fmap.sparse_inputs)
+        if inputs != (self.schema.dense, tuple(f.name for f in self.schema.sparse)):
+            raise DataError(
+                f"dataset {self.name!r}: its dense transforms give the inputs {list(inputs[0])} (dense) and "
+                f"{list(inputs[1])} (sparse), not the schema's; re-ingest the dataset"
+            )
+        return fmap
 
     # --- summary -------------------------------------------------------------------------------
 
@@ -187,6 +218,7 @@ class Dataset:
             "label": self.schema.label,
             "dense_features": list(self.schema.dense),
             "dense_transform": meta.get("dense_transform"),
+            "dense_transforms": [t.to_dict() for t in self.dense_transforms()],
             "sparse_features": [{"name": f.name, "rows": f.rows} for f in self.schema.sparse],
             "embedding_rows": sum(self.schema.table_rows),
             "positive_rate": meta["positive_rate"],

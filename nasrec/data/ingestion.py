@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from nasrec.data.dataset import Dataset
+from nasrec.data.dense import COUNT_FORMATS, check_transform_options, resolve_transforms
 from nasrec.data.formats import FormatOptions, read_format
 from nasrec.data.readers import OnBadRows
 from nasrec.data.split import given_split, stratified_split
@@ -29,6 +30,8 @@ def ingest(
     min_count: int = 1,
     max_rows: int | None = None,
     options: FormatOptions | None = None,
+    dense_transforms: Mapping[str, str] | None = None,
+    dense_default: str = "auto",
 ) -> Dataset:
     """Ingest ``paths`` as dataset ``name``.
 
@@ -36,8 +39,14 @@ def ingest(
     Each split's rows are stored shuffled by ``seed``. Vocabularies come from the training rows: values
     seen fewer than ``min_count`` times map to 0; ``max_rows`` caps each table by hashing the tail.
     Bad rows raise a DataError naming file, line and column, unless ``on_bad_rows="skip"``.
+
+    Dense columns are transformed per column (:mod:`nasrec.data.dense`): ``dense_transforms`` maps a
+    column to ``auto``, ``log1p``, ``standardize``, ``buckets[:N]`` or ``none``; the other columns get
+    ``dense_default`` (``auto``: chosen from the training rows' statistics). The transforms and their
+    parameters, fitted on the training rows only, are recorded in ``meta.json`` and the feature map.
     """
     check_dataset_name(name)
+    check_transform_options(dense_transforms, dense_default)
     if on_bad_rows not in ("error", "skip"):
         raise ConfigError(f"on_bad_rows must be 'error' or 'skip', got {on_bad_rows!r}")
     if len(paths) not in (1, 3):
@@ -54,10 +63,17 @@ def ingest(
     else:
         splits = given_split(raw.file_rows, seed)
         split_info = {"method": "given", "files": ["train", "val", "test"], "seed": seed}
+    transforms = resolve_transforms(
+        raw.dense_names, raw.dense, splits[0], options=dense_transforms, default=dense_default,
+        counts=format in COUNT_FORMATS, sparse=raw.sparse_names,
+    )  # fmt: skip
     meta = {
         "format": format,
         "source": [str(p.resolve()) for p in files],
         "split": split_info,
     }
-    write_dataset(raw, splits, name=name, force=force, min_count=min_count, max_rows=max_rows, meta=meta)
+    write_dataset(
+        raw, splits, name=name, force=force, min_count=min_count, max_rows=max_rows, meta=meta,
+        transforms=transforms,
+    )  # fmt: skip
     return Dataset.open(name)

@@ -1,6 +1,9 @@
 """How raw values become model inputs, for ingest and for anyone encoding new raw records (export).
 
-dense:  x -> log(1 + max(x, 0)); missing (empty / NaN / non-finite) -> 0
+dense:  per column, the transform chosen at ingest (:mod:`nasrec.data.dense`: log1p, standardize,
+        buckets, none), applied by the same function as at ingest; a bucketed column is read as a
+        dense value and becomes a sparse input (after the categorical ones). Datasets and bundles
+        without per-column transforms mean log1p everywhere: x -> log(1 + max(x, 0)), missing -> 0
 sparse: raw value (as text) -> its vocabulary index; missing, rare or unseen -> 0, or the value's
         FNV-1a 64 hash bucket when the table is capped (see :mod:`nasrec.data.vocab`)
 derived: features computed from another raw column (Avazu's ``hour`` YYMMDDHH -> ``hour_of_day`` "HH"
@@ -21,8 +24,9 @@ Raw records (``FeatureMap.encode``) are checked like ingest checks a file, stric
                   ``str``)
     derived       a source value the rule cannot read (an Avazu ``hour`` that is not YYMMDDHH) is a
                   DataError (``strict=False``: the derived features are missing)
-    missing       an absent feature is filled as at ingest (dense 0 after the transform, sparse index
-                  0); ``missing="warn"`` also warns (MissingFeatureWarning, with counts),
+    missing       an absent feature is filled as at ingest (dense 0 after the transform, i.e. the
+                  training mean of a standardized column; sparse and bucket index 0);
+                  ``missing="warn"`` also warns (MissingFeatureWarning, with counts),
                   ``missing="raise"`` raises a DataError instead. Only absent keys count: None, NaN
                   and ``""`` are values that mean missing, as in the source files.
 
@@ -50,6 +54,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from nasrec.data.dense import (
+    DENSE_TRANSFORM,
+    ColumnTransform,
+    apply_transforms,
+    default_transforms,
+    dense_transform,
+    describe_transforms,
+)
 from nasrec.data.readers import _NUMBER
 from nasrec.data.schema import Batch
 from nasrec.data.vocab import Vocabulary
@@ -61,14 +73,13 @@ if TYPE_CHECKING:
 __all__ = [
     "DENSE_TRANSFORM",
     "NULL_MARKERS",
+    "ColumnTransform",
     "FeatureMap",
     "Missing",
     "MissingFeatureWarning",
     "dense_transform",
     "transform_raw",
 ]
-
-DENSE_TRANSFORM = "log1p(max(x, 0)); missing or non-finite -> 0"
 
 #: Text that ingest's CSV reader reads as a missing value (pyarrow's ``null_values``: "", "NA", "null", ...).
 NULL_MARKERS = frozenset(pacsv.ConvertOptions().null_values)
@@ -105,22 +116,16 @@ def _avazu_weekday(hour: str) -> str | None:
 DERIVATIONS = {"avazu_hour_of_day": _avazu_hour_of_day, "avazu_weekday": _avazu_weekday}
 
 
-def dense_transform(x: np.ndarray) -> np.ndarray:
-    """Raw counts (NaN = missing) -> float32 model inputs (a new array; ``x`` is not modified)."""
-    return dense_transform_(np.array(x, dtype=np.float32, copy=True))
-
-
-def dense_transform_(x: np.ndarray) -> np.ndarray:
-    """:func:`dense_transform` in place on a float32 array (e.g. a memory map being written); returns it."""
-    np.maximum(x, 0.0, out=x)  # NaN stays NaN
-    np.log1p(x, out=x)
-    x[~np.isfinite(x)] = 0.0
-    return x
-
-
 @dataclass(frozen=True)
 class FeatureMap:
-    """Everything needed to turn raw records into model inputs: feature names and vocabularies."""
+    """Everything needed to turn raw records into model inputs: feature names, transforms, vocabularies.
+
+    dense:      the raw numeric columns, each with its transform in ``transforms`` (log1p for every
+                column when none are given: a dataset or bundle from before per-column transforms)
+    sparse:     the categorical features, each with its vocabulary
+    The model's inputs: dense = ``dense_inputs`` (the columns not bucketed), sparse = the categorical
+    features, then the bucketed columns (``sparse_inputs``, tables of ``table_rows``).
+    """
 
     label: str
     dense: tuple[str, ...]
@@ -128,6 +133,31 @@ class FeatureMap:
     vocabularies: tuple[Vocabulary, ...]
     derived: tuple[tuple[str, str, str], ...] = ()  # (feature, source column, rule in DERIVATIONS)
     ignored: tuple[str, ...] = ()  # raw columns ingest reads past (Avazu's id): accepted, unused
+    transforms: tuple[ColumnTransform, ...] = ()  # one per dense column (empty: log1p everywhere)
+
+    def __post_init__(self) -> None:
+        if not self.transforms:
+            object.__setattr__(self, "transforms", default_transforms(self.dense))
+        if tuple(t.column for t in self.transforms) != tuple(self.dense):
+            raise DataError(
+                f"dense transforms are for columns {[t.column for t in self.transforms]}, not the dense"
+                f" columns {list(self.dense)}; re-ingest the dataset"
+            )
+
+    @property
+    def dense_inputs(self) -> tuple[str, ...]:
+        """The model's dense inputs, in order: the dense columns that are not bucketed."""
+        return tuple(t.column for t in self.transforms if not t.is_sparse)
+
+    @property
+    def sparse_inputs(self) -> tuple[str, ...]:
+        """The model's sparse inputs, in order: the categorical features, then the bucketed columns."""
+        return (*self.sparse, *(t.column for t in self.transforms if t.is_sparse))
+
+    @property
+    def table_rows(self) -> tuple[int, ...]:
+        """Rows of each sparse input's table (index 0 included), in ``sparse_inputs`` order."""
+        return (*(v.rows for v in self.vocabularies), *(t.rows for t in self.transforms if t.is_sparse))
 
     @property
     def known(self) -> frozenset[str]:
@@ -163,12 +193,14 @@ class FeatureMap:
         raw = np.empty((n, len(self.dense)), dtype=np.float64)
         for j, name in enumerate(self.dense):
             raw[:, j] = _numbers(columns[j], name, strict, where)
-        sparse = np.empty((n, len(self.sparse)), dtype=np.int64)
+        dense, buckets = apply_transforms(raw, self.transforms)
+        sparse = np.empty((n, len(self.sparse) + buckets.shape[1]), dtype=np.int64)
         for j, (name, vocab) in enumerate(zip(self.sparse, self.vocabularies, strict=True)):
             sparse[:, j] = _indices(vocab, columns[len(self.dense) + j], name, strict, where)
+        sparse[:, len(self.sparse) :] = buckets
         label = _numbers([rec.get(self.label) for rec in records], self.label, strict, where)
         labels = (label > 0).astype(np.float32)  # NaN (absent) -> 0
-        return Batch.from_numpy(dense_transform(raw), sparse, labels)
+        return Batch.from_numpy(dense, sparse, labels)
 
     def _check_names(self, records: list[Mapping[str, Any]], where: _Where) -> None:
         known = self.known
@@ -241,7 +273,8 @@ class FeatureMap:
         return {
             "label": self.label,
             "dense": list(self.dense),
-            "dense_transform": DENSE_TRANSFORM,
+            "dense_transform": describe_transforms(self.transforms),
+            "dense_transforms": [t.to_dict() for t in self.transforms],
             "derived": [list(d) for d in self.derived],
             "ignored": list(self.ignored),
             "sparse": [
@@ -264,6 +297,7 @@ class FeatureMap:
             sparse=tuple(s["name"] for s in sparse),
             derived=tuple(tuple(d) for d in data.get("derived", [])),
             ignored=tuple(data.get("ignored", [])),
+            transforms=tuple(ColumnTransform.from_dict(t) for t in data.get("dense_transforms", [])),
             vocabularies=tuple(
                 Vocabulary(
                     pa.array(s["values"], pa.string()),

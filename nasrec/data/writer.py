@@ -2,13 +2,17 @@
 
     <dir>/schema.json   DatasetSchema (vocabulary layout in ``extra["vocab"]``)
     <dir>/meta.json     rows and index range per split, positive rates, hot rows, source, ...
-    <dir>/dense.npy     N x D float32, transformed
-    <dir>/sparse.npy    N x F int32 table indices (0 = missing / rare)
+    <dir>/dense.npy     N x D float32, transformed (the dense columns that are not bucketed)
+    <dir>/sparse.npy    N x F int32 table indices (0 = missing / rare): the categorical features, then
+                        the bucketed dense columns
     <dir>/label.npy     N float32
     <dir>/vocab.arrow   Arrow IPC table (feature, value, count): index i >= 1 of a feature is its i-th row
     <dir>/<key>.npy     extra per-row arrays, e.g. ``true_prob`` of a synthetic dataset
 
 Rows are stored train, val, test, each shuffled, so every split is a contiguous range.
+``meta["dense_transforms"]`` is the transform of every raw dense column with its parameters
+(:mod:`nasrec.data.dense`); ``schema.json`` holds the model's inputs (a bucketed column is a sparse
+feature there, after the categorical ones).
 ``meta["hot_rows"][feature]`` is the share of training lookups that hit the table's most frequent 1% of
 rows (row 0 included): the access skew that FAE-style hot-embedding caches exploit.
 """
@@ -23,11 +27,11 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from nasrec.data.dense import ColumnTransform, apply_transforms, default_transforms, describe_transforms
 from nasrec.data.formats import RawData, parallel_map
 from nasrec.data.schema import DatasetSchema, SparseFeature
 from nasrec.data.split import SPLITS
 from nasrec.data.store import staging_dir
-from nasrec.data.transform import DENSE_TRANSFORM, dense_transform_
 from nasrec.data.vocab import Vocabulary, build_vocabulary, hot_row_fraction
 from nasrec.errors import DataError
 from nasrec.home import datasets_dir
@@ -47,12 +51,22 @@ def write_dataset(
     max_rows: int | None = None,
     meta: dict[str, Any] | None = None,
     extra_arrays: dict[str, np.ndarray] | None = None,
+    transforms: tuple[ColumnTransform, ...] | None = None,
 ) -> Path:
     """Write ``raw`` as dataset ``name``; ``splits`` are row indices of train, val, test in storage order.
 
     Vocabularies are built from the training rows only, so values first seen in val / test map to 0 as
     they would in production. ``extra_arrays`` (N rows each, in raw order) are stored reordered too.
+    ``transforms``: one per dense column, fitted on the training rows (``resolve_transforms``); None
+    means the columns are counts: log1p for every one (synthetic data).
     """
+    if transforms is None:
+        transforms = default_transforms(raw.dense_names, chosen="format")
+    if tuple(t.column for t in transforms) != tuple(raw.dense_names):
+        raise DataError(f"transforms for {[t.column for t in transforms]}, dense columns {raw.dense_names}")
+    dense_names = tuple(t.column for t in transforms if not t.is_sparse)
+    bucketed = [t for t in transforms if t.is_sparse]
+    num_cats = len(raw.sparse)
     sizes = [len(s) for s in splits]
     if sizes[0] == 0:
         raise DataError(
@@ -67,14 +81,15 @@ def write_dataset(
         labels = raw.labels[order].astype(np.float32)
         np.save(tmp / "label.npy", labels)
         raw_dense = np.asarray(raw.dense, dtype=np.float32)
-        dense = _new_npy(tmp / "dense.npy", np.float32, (n, raw_dense.shape[1]))
+        dense = _new_npy(tmp / "dense.npy", np.float32, (n, len(dense_names)))
+        columns = np.empty((num_cats + len(bucketed), n), dtype=np.int32)  # F x N, storage order
         for start in range(0, n, _CHUNK):  # gather, transform and write one cache-sized block at a time
-            block = dense[start : start + _CHUNK]
-            np.take(raw_dense, order[start : start + _CHUNK], axis=0, out=block, mode="clip")
-            dense_transform_(block)
+            stop = min(start + _CHUNK, n)
+            values, buckets = apply_transforms(np.take(raw_dense, order[start:stop], axis=0), transforms)
+            dense[start:stop] = values
+            columns[num_cats:, start:stop] = buckets.T
         _flush(dense)
         del dense, raw_dense
-        columns = np.empty((len(raw.sparse), n), dtype=np.int32)  # F x N, storage order
 
         def encode(f: int) -> Vocabulary:
             codes, values = raw.sparse[f]
@@ -84,8 +99,10 @@ def write_dataset(
             np.take(indices, order, out=columns[f], mode="clip")
             return vocab
 
-        vocabs = parallel_map(encode, range(len(raw.sparse)))
-        sparse = _new_npy(tmp / "sparse.npy", np.int32, (n, len(vocabs)))  # N x F: a row range is one slice
+        vocabs = parallel_map(encode, range(num_cats))
+        sparse_names = (*raw.sparse_names, *(t.column for t in bucketed))
+        rows = [v.rows for v in vocabs] + [t.rows for t in bucketed]
+        sparse = _new_npy(tmp / "sparse.npy", np.int32, (n, len(rows)))  # N x F: a row range is one slice
         for start in range(0, n, _CHUNK):  # blocked transpose, straight into the file
             sparse[start : start + _CHUNK] = columns[:, start : start + _CHUNK].T
         _flush(sparse)
@@ -93,12 +110,13 @@ def write_dataset(
         for key, arr in (extra_arrays or {}).items():
             np.save(tmp / f"{key}.npy", arr[order])
         _write_vocab(tmp / "vocab.arrow", raw.sparse_names, vocabs)
+        described = describe_transforms(transforms)
         schema = DatasetSchema(
             label=raw.label,
-            dense=raw.dense_names,
-            sparse=tuple(SparseFeature(nm, v.rows) for nm, v in zip(raw.sparse_names, vocabs, strict=True)),
+            dense=dense_names,
+            sparse=tuple(SparseFeature(nm, r) for nm, r in zip(sparse_names, rows, strict=True)),
             extra={
-                "dense_transform": DENSE_TRANSFORM,
+                "dense_transform": described,
                 "vocab": {
                     nm: {"values": len(v.values), "hash_buckets": v.hash_buckets, "min_count": min_count}
                     for nm, v in zip(raw.sparse_names, vocabs, strict=True)
@@ -118,10 +136,11 @@ def write_dataset(
             "skipped_rows": int(raw.skipped),
             "min_count": min_count,
             "max_rows": max_rows,
-            "dense_transform": DENSE_TRANSFORM,
+            "dense_transform": described,
+            "dense_transforms": [t.to_dict() for t in transforms],
             "hot_rows": {
-                nm: round(hot_row_fraction(columns[f, :n_train], vocabs[f].rows), 6)
-                for f, nm in enumerate(raw.sparse_names)
+                nm: round(hot_row_fraction(columns[f, :n_train], rows[f]), 6)
+                for f, nm in enumerate(sparse_names)
             },
             **(meta or {}),
         }

@@ -6,7 +6,7 @@
         model.pt             TorchScript (``torch.jit.load``; core aten ops only, no fbgemm, no nasrec)
         model.onnx           ONNX (opset 17; 18 from the fallback exporter), inputs ``dense`` / ``sparse``,
                              output ``logits``, batch axis dynamic
-        feature_map.json     schema, vocabularies and dense transform: raw records -> model inputs
+        feature_map.json     schema, vocabularies, dense transforms: raw records -> model inputs
         metrics.json         what the caller passed (val / test log loss, AUC, FLOPs, params, ...)
         manifest.json        versions, creation time, inputs / output, verification, sha256 of every file
     <out_dir>.zip            the same files under ``<name>/`` (unless ``zip=False``)
@@ -220,9 +220,10 @@ def _weights_note(spec: ModelSpec) -> dict[str, Any]:
 
 
 def feature_map_dict(dataset: Any) -> dict[str, Any]:
-    """``feature_map.json``: the dataset's schema, vocabularies and dense transform."""
+    """``feature_map.json``: the dataset's schema, vocabularies and per-column dense transforms (with their
+    parameters), so that ``predict`` encodes raw records as ingest did."""
     fmap = dataset.feature_map()
-    rows = [v.rows for v in fmap.vocabularies]
+    rows = list(fmap.table_rows)
     if rows != list(dataset.schema.table_rows):
         raise DataError(
             f"dataset {dataset.name!r}: vocabulary sizes {rows} disagree with the schema's table rows "

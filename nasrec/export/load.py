@@ -76,8 +76,10 @@ class ExportedModel(PortableModel):
     ) -> Batch:
         """Raw records (feature name -> raw value, as in the source data) -> a Batch of model inputs.
 
-        Dense values get the dataset's transform; sparse values (compared as text) their vocabulary
-        index, or 0 / a hash bucket for unseen values, exactly as at ingest. Dense values may be
+        Dense values get their column's transform as recorded at ingest (``feature_map.transforms``:
+        log1p, standardize with the training mean and std, quantile buckets as a sparse input, none);
+        sparse values (compared as text) their vocabulary index, or 0 / a hash bucket for unseen
+        values, exactly as at ingest. Dense values may be
         numbers or numeric text (``"3"``, as read from a TSV or CSV row); None, NaN, ``""`` and an
         absent key mean missing.
 

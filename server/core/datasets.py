@@ -153,6 +153,7 @@ def register_dataset(
 
 def _ingest(disk_name: str, paths: list[Path], options: IngestOptions) -> DataDir:
     from nasrec.data import FormatOptions, ingest
+    from nasrec.data.dense import parse_transform_options
 
     knobs = FormatOptions(
         label=options.label,
@@ -160,7 +161,16 @@ def _ingest(disk_name: str, paths: list[Path], options: IngestOptions) -> DataDi
         sparse=tuple(options.sparse),
         delimiter=options.delimiter,
     )
-    return ingest(options.format, paths, name=disk_name, on_bad_rows=options.on_bad_rows, options=knobs)
+    transforms, default = parse_transform_options(options.dense_transform)
+    return ingest(
+        options.format,
+        paths,
+        name=disk_name,
+        on_bad_rows=options.on_bad_rows,
+        options=knobs,
+        dense_transforms=transforms,
+        dense_default=default,
+    )
 
 
 def upload_path(settings: Settings, owner: User, filename: str) -> Path:

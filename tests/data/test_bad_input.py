@@ -187,7 +187,9 @@ def test_cli_exit_codes_and_messages(
 def test_careful_path_accepts_padded_numbers(tmp_path: Path) -> None:
     path = write(tmp_path / "pad.csv", ["y,a,b", " 1 , 2.5 ,x", "0,nan,y", "1,,z", "0,abc,w"])
     options = FormatOptions(label="y", dense=("a",), sparse=("b",))
-    ds = ingest("csv", [path], name="pad", options=options, split=(1, 0, 0), on_bad_rows="skip")
+    ds = ingest(
+        "csv", [path], name="pad", options=options, split=(1, 0, 0), on_bad_rows="skip", dense_default="log1p"
+    )
     assert ds.meta["skipped_rows"] == 1
     assert sorted(np.asarray(ds.dense)[:, 0].tolist()) == pytest.approx([0.0, 0.0, np.log1p(2.5)])
     assert np.asarray(ds.labels).sum() == 2

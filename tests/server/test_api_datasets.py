@@ -160,6 +160,44 @@ def test_upload_csv_with_column_options(client: TestClient, alice: Account) -> N
     assert [f["name"] for f in info["sparse_features"]] == ["city"]
 
 
+def test_ingest_options_take_dense_transforms(client: TestClient, settings: Settings, alice: Account) -> None:
+    """``dense_transform`` items as on the command line (COL=SPEC), on upload (query) and register (body)."""
+    rows = ["click,year,count,city"] + [f"{i % 2},{1922 + i % 77},{i * i % 97},c{i % 3}" for i in range(90)]
+    body = ("\n".join(rows) + "\n").encode()
+    columns = {"format": "csv", "label": "click", "dense": ["year", "count"], "sparse": "city"}
+    bad = _upload(client, alice, body, **columns, dense_transform="year=cubic")
+    assert bad.status_code == 422
+    assert "dense transform for column 'year': unknown transform 'cubic'" in bad.json()["detail"]
+    unknown = _upload(client, alice, body, **columns, dense_transform="yaer=log1p")
+    assert (
+        unknown.status_code == 422
+        and "no such dense column (did you mean 'year'?)" in unknown.json()["detail"]
+    )
+    response = _upload(client, alice, body, **columns, dense_transform=["count=buckets:4"])
+    assert response.status_code == 201, response.text
+    info = response.json()["info"]
+    assert [(t["column"], t["transform"], t["chosen"]) for t in info["dense_transforms"]] == [
+        ("year", "standardize", "auto"), ("count", "buckets", "option"),
+    ]  # fmt: skip
+    assert info["dense_features"] == ["year"] and [f["name"] for f in info["sparse_features"]] == [
+        "city",
+        "count",
+    ]
+
+    (settings.data_root / "films.csv").write_bytes(body)
+    registered = client.post(
+        f"{API}/register",
+        headers=alice.headers,
+        json={
+            "name": "films",
+            "path": "films.csv",
+            "ingest": {**columns, "sparse": ["city"], "dense_transform": ["log1p"]},
+        },
+    )
+    assert registered.status_code == 201, registered.text
+    assert {t["transform"] for t in registered.json()["info"]["dense_transforms"]} == {"log1p"}
+
+
 def test_upload_size_limit(client: TestClient, settings: Settings, alice: Account) -> None:
     too_big = criteo_lines(3000).encode()
     assert len(too_big) > settings.max_upload_bytes
