@@ -49,10 +49,16 @@ def export_command(
     ] = None,
     zip_bundle: Annotated[bool, typer.Option("--zip/--no-zip", help="Also write DIR.zip.")] = True,
     batch_size: Annotated[
-        int | None, typer.Option("--batch-size", help="Architecture JSON only: batch size (default 512).")
+        int | None,
+        typer.Option(
+            "--batch-size", help="Architecture JSON only: batch size (default: as retraining, 512)."
+        ),
     ] = None,
     lr: Annotated[
-        float | None, typer.Option("--lr", help="Architecture JSON only: peak learning rate (default 0.12).")
+        float | None,
+        typer.Option(
+            "--lr", help="Architecture JSON only: peak learning rate (default: as retraining, 0.05)."
+        ),
     ] = None,
     seed: Annotated[
         int | None, typer.Option("--seed", help="Architecture JSON only: seed (default 0).")
@@ -232,12 +238,15 @@ def _export_file(
                 "first (0 exports the initial weights), or export a run directory written by "
                 "`nasrec train --run-dir`"
             )
+        from nasrec.spec import FinalizeSpec
+
+        retraining = FinalizeSpec()  # as a job retrains its finalists
         subnet, metrics = _from_architecture(
             file,
             data,
             steps=train_steps,
-            batch_size=512 if batch_size is None else batch_size,
-            lr=0.12 if lr is None else lr,
+            batch_size=retraining.batch_size if batch_size is None else batch_size,
+            lr=retraining.lr if lr is None else lr,
             seed=0 if seed is None else seed,
             quiet=quiet,
         )
