@@ -1,12 +1,12 @@
 """Benchmark: supernet training speed at the reference's search setting, against this machine's own
 matmul peak; SubNet training and inference for the two imported Criteo configs.
 
-Setting (the reference's, NASREC_REFERENCE.md sections 5.4 and 7.2): Criteo-shaped synthetic data (13 dense
-features, 26 tables, E = 16), batch 512, LayerNorm on, single-op-any-connection sampling after a 5-step
-full-path warm-up, dense Adagrad, row-wise Adagrad embeddings (fbgemm fused / torch sparse), gradient
-clipping at 5, 2 threads. One training step is the training loop's own (``nasrec.train.loop.train_step``
-with its ``Optimizers``): sample a path, forward, BCE-with-logits, backward, clip, dense Adagrad,
-embedding update, LR schedules. Tables (``--tables``, comma separated):
+Setting (the reference's, NASREC_REFERENCE.md sections 5.4 and 7.2): Criteo-shaped synthetic data (13
+dense features, 26 tables, E = 16), batch 512, LayerNorm on, single-op-any-connection sampling after a
+5-step full-path warm-up, dense Adagrad, row-wise Adagrad embeddings (fbgemm fused / torch sparse),
+gradient clipping at 5, 2 threads (``--threads``). One training step is the training loop's own
+(``nasrec.train.loop.train_step`` with its ``Optimizers``): sample a path, forward, BCE-with-logits,
+backward, clip, dense Adagrad, embedding update, LR schedules. Tables (``--tables``, comma separated):
 
     capped        the reference's search setting (default): the Criteo Kaggle vocabularies
                   (``nasrec.data.synth.CRITEO_CARDINALITIES``) capped at 500,000 rows, 3,069,317 rows
@@ -20,7 +20,9 @@ the same paths (the sampler's Generator restarts at seed 0), so the spread over 
 and the two backends train the same paths. Sampled paths differ widely in cost (training FLOPs per
 example: 1-32 MFLOP from the 1st to the 99th percentile, coefficient of variation 0.6): a window's ex/s is
 that of its paths (the default 200 are within about 5% of the space's mean cost), which the GFLOP/s and
-MFU figures take into account.
+MFU figures take into account. Before each cycle the 1-minute load average is printed: on a machine
+shared with other work, libgomp's threads spin while waiting for each other and lose most of a step
+(at load 6 on 2 cores, 2-thread SubNet steps ran 4-10x slower than with ``OMP_WAIT_POLICY=PASSIVE``).
 
 Figures per configuration (median over cycles, min-max beside it):
 
@@ -28,9 +30,9 @@ Figures per configuration (median over cycles, min-max beside it):
     ex/s/peak       ex/s per peak GFLOP/s, the figure that travels between machines
     GFLOP/s         analytic training FLOPs of the paths trained, over the wall time
     MFU             GFLOP/s / peak
-    peak            this machine's best 2-thread fp32 matmul in this run: torch.mm (MKL) and oneDNN
-                    (what nasrec's large linears use) on n x n matrices, 2 n^3 / t, best of a few,
-                    before each cycle
+    peak            this machine's best fp32 matmul in this run, at the same thread count: torch.mm
+                    (MKL) and oneDNN (what nasrec's large linears use) on n x n matrices, 2 n^3 / t,
+                    best of a few, before each cycle
 
 FLOPs: a multiply-add is 2 FLOPs (as in the peak). Per example, the forward's multiply-adds are those
 of the sampled architecture's matrix products (``nasrec.cost.op_costs``: live ops only; LayerNorm,
@@ -66,6 +68,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import os
 import platform
 import statistics
 import sys
@@ -97,7 +100,6 @@ TABLES = {
     "uniform-500k": (CAP,) * len(CRITEO_CARDINALITIES),
 }
 BATCH = 512
-THREADS = 2
 WARMUP_STEPS = 5
 PEAK_N = 2048
 PARTS = ("sample+plan", "emb lookup", "dense fwd", "backward", "dense opt", "emb update", "other")
@@ -394,19 +396,17 @@ def subnet_configs(schema: DatasetSchema, total: int) -> list[Config]:
     return configs
 
 
-def run_cycles(
-    configs: list[Config], batches: list[Batch], steps: int, repeats: int
-) -> list[dict[str, float]]:
-    """Warm every configuration up, then ``repeats`` cycles of ``steps`` steps each in turn, a matmul
-    peak before each cycle; the peaks measured."""
+def run_cycles(configs: list[Config], batches: list[Batch], steps: int, repeats: int) -> list[dict[str, Any]]:
+    """Warm every configuration up, then ``repeats`` cycles of ``steps`` steps each in turn. Before each
+    cycle, the machine's load (other processes share its cores) and its matmul peak, which are returned."""
     for config in configs:
         config.trainer.warm_up(batches)
-    peaks = []
+    cycles = []
     for _ in range(repeats):
-        peaks.append(matmul_peak())
+        cycles.append({"load_1min": os.getloadavg()[0], "peak_gflops": matmul_peak()})
         for config in configs:
             config.windows.append(config.trainer.run(batches, steps, np.random.default_rng(0)))
-    return peaks
+    return cycles
 
 
 def summary(config: Config, setting: str, peak: float) -> dict[str, Any]:
@@ -446,20 +446,21 @@ def add_inference(result: dict[str, Any], model: SubNet, steps: int) -> None:
 def bench_setting(
     setting: str, steps: int, repeats: int, backends: list[str], subnets: bool
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Every configuration at one table setting: (the peaks measured, one summary per configuration)."""
+    """Every configuration at one table setting: (its cycles' load and peaks, one summary per
+    configuration)."""
     schema = DatasetSchema.of_shape(13, list(TABLES[setting]))
     batches = criteo_batches(TABLES[setting], count=16)
     total = WARMUP_STEPS + steps * repeats
     configs = supernet_configs(schema, backends, total)
     if subnets:
         configs += subnet_configs(schema, total)
-    peaks = run_cycles(configs, batches, steps, repeats)
-    best = max(rate for rates in peaks for rate in rates.values())
+    cycles = run_cycles(configs, batches, steps, repeats)
+    best = max(rate for cycle in cycles for rate in cycle["peak_gflops"].values())
     results = [summary(c, setting, best) for c in configs]
     for config, result in zip(configs, results, strict=True):
         if config.facts["kind"] == "subnet":
             add_inference(result, config.trainer.task.model, steps)
-    return {"setting": setting, "peak_gflops": best, "cycles": peaks}, results
+    return {"setting": setting, "peak_gflops": best, "cycles": cycles}, results
 
 
 # ---- output -----------------------------------------------------------------------------------------------
@@ -467,20 +468,26 @@ def bench_setting(
 
 def print_machine(machine: dict[str, Any]) -> None:
     print(f"CPU: {machine['cpu']} ({' '.join(machine['cpu_features'])}), {machine['threads']} threads")
-    print(f"torch {machine['torch']}; dense matmuls: {machine['matmul']}")
+    print(
+        f"torch {machine['torch']}; dense matmuls: {machine['matmul']}; "
+        f"OMP_WAIT_POLICY {machine['omp_wait_policy']}"
+    )
     print(
         f"batch {BATCH}, LayerNorm on, single-op-any-connection after {WARMUP_STEPS} full-path warm-up "
         f"steps; {machine['repeats']} interleaved cycles of {machine['steps']} steps per configuration"
     )
 
 
-def print_setting(peaks: dict[str, Any], results: list[dict[str, Any]]) -> None:
-    setting = peaks["setting"]
+def print_setting(measured: dict[str, Any], results: list[dict[str, Any]], threads: int) -> None:
+    setting = measured["setting"]
     what = "Criteo Kaggle vocabularies capped at 500,000" if setting == "capped" else "26 x 500,000"
     print(f"\n== tables {setting}: {what} ({sum(TABLES[setting]):,} rows), E = 16")
-    cycles = "; ".join(", ".join(f"{k} {v:.0f}" for k, v in rates.items()) for rates in peaks["cycles"])
-    peak = peaks["peak_gflops"]
-    print(f"fp32 matmul peak, {THREADS} threads, n = {PEAK_N}: {peak:.0f} GFLOP/s (cycles: {cycles})")
+    cycles = "; ".join(
+        ", ".join(f"{k} {v:.0f}" for k, v in c["peak_gflops"].items()) + f" at load {c['load_1min']:.1f}"
+        for c in measured["cycles"]
+    )
+    peak = measured["peak_gflops"]
+    print(f"fp32 matmul peak, {threads} threads, n = {PEAK_N}: {peak:.0f} GFLOP/s (cycles: {cycles})")
     print(f"\n{'training':26s} {'ex/s':>7s} {'(min-max)':>13s} {'ex/s/peak':>9s} {'MFLOP/ex':>9s} "
           f"{'GFLOP/s':>8s} {'MFU':>6s} {'median ms':>9s}")  # fmt: skip
     for r in results:
@@ -522,6 +529,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=200, help="timed steps per configuration and cycle")
     parser.add_argument("--repeats", type=int, default=3, help="interleaved cycles")
     parser.add_argument("--backends", default="fbgemm,torch", help="embedding backends, comma separated")
+    parser.add_argument(
+        "--threads", type=int, default=2, help="torch threads (the setting is 2; the peak uses the same)"
+    )
     parser.add_argument("--skip-subnets", action="store_true")
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of tables")
     args = parser.parse_args()
@@ -529,7 +539,7 @@ def main() -> None:
     for setting in settings:
         if setting not in TABLES:
             parser.error(f"--tables: {setting!r} is not one of {', '.join(TABLES)}")
-    torch.set_num_threads(THREADS)
+    torch.set_num_threads(args.threads)
     matmul = (
         f"oneDNN from {onednn_linear.MIN_MACS:,} multiply-adds, MKL below"
         if onednn_linear.AVAILABLE
@@ -541,22 +551,24 @@ def main() -> None:
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "matmul": matmul,
+        # libgomp's threads spin while waiting unless PASSIVE: on a loaded machine that decides the speed
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "unset"),
         "steps": args.steps,
         "repeats": args.repeats,
     }
     if not args.json:
         print_machine(machine)
-    peaks, results = [], []
+    measured, results = [], []
     for setting in settings:
-        setting_peaks, setting_results = bench_setting(
+        setting_measured, setting_results = bench_setting(
             setting, args.steps, args.repeats, args.backends.split(","), not args.skip_subnets
         )
         if not args.json:
-            print_setting(setting_peaks, setting_results)
-        peaks.append(setting_peaks)
+            print_setting(setting_measured, setting_results, machine["threads"])
+        measured.append(setting_measured)
         results += setting_results
     if args.json:
-        print(json.dumps({"machine": machine, "peaks": peaks, "results": results}, indent=2))
+        print(json.dumps({"machine": machine, "settings": measured, "results": results}, indent=2))
 
 
 if __name__ == "__main__":
