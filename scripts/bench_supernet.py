@@ -46,7 +46,9 @@ closes exactly the work before it; hooks and marks cost some tens of microsecond
     sample+plan   the path draw, ``as_path``, ``check_path`` and liveness: up to the embedding lookup
     emb lookup    the Embeddings module's forward
     dense fwd     the rest of the forward
-    backward      the loss and the backward pass down to the embedding output's gradient
+    backward      the loss and the backward pass down to the embedding output's gradient (autograd runs
+                  the lookup's backward last, as the lookup comes first in the forward: no dense
+                  parameter gets its gradient after that mark)
     dense opt     gradient norm, clipping and the fused dense Adagrad step
     emb update    the embeddings' backward and row-wise Adagrad: fbgemm fuses the update into its
                   backward; torch builds a sparse gradient there and steps ``RowWiseAdagrad`` after
@@ -60,7 +62,7 @@ the mean step) and ``breakdown_ms_median``, with every cycle's figures; and the 
 every cycle and library.
 
     .venv/bin/python scripts/bench_supernet.py [--tables capped,uniform-500k] [--steps 200]
-        [--repeats 3] [--backends fbgemm,torch] [--skip-subnets] [--json]
+        [--repeats 3] [--backends fbgemm,torch] [--threads 2] [--skip-subnets] [--json]
 """
 
 from __future__ import annotations
@@ -229,8 +231,8 @@ class StepClock:
         self._last = now
 
     def take(self) -> dict[str, float]:
-        """The seconds charged to each part since ``start``."""
-        return dict(self.totals)
+        """The seconds charged to each part since ``start`` (which starts a new dict)."""
+        return self.totals
 
 
 def mark_after(obj: Any, name: str, clock: StepClock, part: str) -> None:
