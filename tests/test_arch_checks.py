@@ -10,24 +10,18 @@ architecture must be refused first. The invalid kinds are ``tests.support.archit
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 import nasrec.search.finalize as finalize
-from server.cli import main
 from tests.support.architectures import KINDS, invalid, valid_architecture
+from tests.support.cli import run_cli
 
 
 def _run(argv: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> str:
-    monkeypatch.setattr(sys, "argv", ["nasrec", *argv])
-    with pytest.raises(SystemExit) as exit_info:
-        main()
-    err = capsys.readouterr().err
-    assert exit_info.value.code == 1, err
-    assert "Traceback" not in err
+    err = run_cli(argv, monkeypatch, capsys, code=1)[1]
     assert err.startswith("error: ") and err.count("\n") == 1, err  # one line, however long
     return err
 
@@ -94,11 +88,8 @@ def test_a_valid_file_passes(
 ) -> None:
     file = tmp_path / "my-arch.json"
     file.write_text(json.dumps(valid_architecture()))
-    monkeypatch.setattr(sys, "argv", ["nasrec", "arch", "info", str(file), "--shape", "13,26", "--json"])
-    with pytest.raises(SystemExit) as exit_info:
-        main()
-    assert exit_info.value.code == 0
-    assert json.loads(capsys.readouterr().out)["space"] == "nasrec_small"
+    out, _ = run_cli(["arch", "info", str(file), "--shape", "13,26", "--json"], monkeypatch, capsys, code=0)
+    assert json.loads(out)["space"] == "nasrec_small"
 
 
 def test_every_shipped_baseline_is_valid() -> None:

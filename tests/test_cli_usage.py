@@ -7,12 +7,11 @@ missing argument (where it has a required one), an unknown option and a bad valu
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 import typer.main
 
-from server.cli import app, main
+from server.cli import app
+from tests.support.cli import run_cli
 
 #: command -> (missing argument, bad value); None where the command has no required argument.
 CASES: dict[str, tuple[list[str] | None, list[str]]] = {
@@ -63,12 +62,7 @@ def _cases() -> list[tuple[str, list[str]]]:
 def test_usage_errors_print_usage_not_a_traceback(
     case: str, argv: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(sys, "argv", ["nasrec", *argv])
-    with pytest.raises(SystemExit) as exit_info:
-        main()
-    err = capsys.readouterr().err
-    assert exit_info.value.code == 2, err
-    assert "Traceback" not in err
+    err = run_cli(argv, monkeypatch, capsys, code=2)[1]
     # click prints the usage line once it has parsed the command; an option that is missing its value
     # (or given one it does not take) is refused while parsing, with the option named instead
     assert "Usage: nasrec " + case.split(":")[0] in err or "Option '--" in err, err
@@ -79,8 +73,4 @@ def test_usage_errors_print_usage_not_a_traceback(
 def test_dataset_option_is_required_and_named(
     argv: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(sys, "argv", ["nasrec", *argv])
-    with pytest.raises(SystemExit) as exit_info:
-        main()
-    err = capsys.readouterr().err
-    assert exit_info.value.code == 2 and "--dataset NAME" in err and "Traceback" not in err
+    assert "--dataset NAME" in run_cli(argv, monkeypatch, capsys, code=2)[1]

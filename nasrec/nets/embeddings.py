@@ -23,7 +23,7 @@ Input: sparse B x F int64 (row indices per field) -> output B x F x E.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -265,3 +265,14 @@ class Embeddings(nn.Module):
     def copy_from(self, other: Embeddings) -> None:
         """Copy weights (not optimizer state) from another ``Embeddings`` of the same shape."""
         self.set_weights(other._table_views())
+
+
+class EmbeddingNet(nn.Module):
+    """A network with its sparse features' tables in ``self.embeddings``: every other parameter is a
+    dense one (trained by the dense optimizer; the tables have their own row-wise Adagrad)."""
+
+    def dense_parameters(self) -> Iterator[nn.Parameter]:
+        """Every parameter except the embedding tables (and fbgemm's optimizer state)."""
+        for name, p in self.named_parameters():
+            if not name.startswith("embeddings."):
+                yield p

@@ -15,14 +15,12 @@ channel-first B x E x T.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import torch
 from torch import Tensor, nn
 
 from nasrec.data.schema import Batch, DatasetSchema
 from nasrec.errors import ConfigError
-from nasrec.nets.embeddings import Embeddings
+from nasrec.nets.embeddings import EmbeddingNet, Embeddings
 from nasrec.nets.ops import (
     EFC,
     FC,
@@ -125,7 +123,7 @@ class SubNetBlock(nn.Module):
         return dense, out_sparse
 
 
-class SubNet(nn.Module):
+class SubNet(EmbeddingNet):
     """A standalone network for one architecture (live ops only, exact widths).
 
     arch: an ``Architecture`` (full genotype or canonical form); schema: the dataset; model: the shape
@@ -174,12 +172,6 @@ class SubNet(nn.Module):
             initialize=initialize_embeddings,
             device=device,
         )
-
-    def dense_parameters(self) -> Iterator[nn.Parameter]:
-        """Every parameter except the embedding tables (and fbgemm's optimizer state)."""
-        for name, p in self.named_parameters():
-            if not name.startswith("embeddings."):
-                yield p
 
     def forward(self, dense: Tensor, sparse: Tensor | None = None) -> Tensor:
         """``subnet(batch)`` or ``subnet(dense, sparse)`` -> logits B."""

@@ -14,7 +14,7 @@ dense width / token count, n the dense-to-sparse token count. Inside, sparse ten
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from nasrec.data.schema import Batch, DatasetSchema
 from nasrec.errors import ConfigError
 from nasrec.nets import functional as fn
-from nasrec.nets.embeddings import Embeddings
+from nasrec.nets.embeddings import EmbeddingNet, Embeddings
 from nasrec.nets.paths import BINARY_OPS, BlockPath, SupernetPath, as_path
 from nasrec.nets.shared import (
     Bounds,
@@ -104,7 +104,7 @@ class _Candidates:
         return got
 
 
-class SuperNet(nn.Module):
+class SuperNet(EmbeddingNet):
     """All architectures of ``space`` in one network, sharing weights by slicing.
 
     schema: the dataset (D0 dense features, one table per sparse field); space: the search space, whose
@@ -156,14 +156,6 @@ class SuperNet(nn.Module):
             seed=embedding_seed,
             device=device,
         )
-
-    # ---- parameters -----------------------------------------------------------------------------------
-
-    def dense_parameters(self) -> Iterator[nn.Parameter]:
-        """Every parameter except the embedding tables (and fbgemm's optimizer state)."""
-        for name, p in self.named_parameters():
-            if not name.startswith("embeddings."):
-                yield p
 
     # ---- forward --------------------------------------------------------------------------------------
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from nasrec.data.schema import DatasetSchema
 from nasrec.errors import NotFoundError
 from nasrec.space import load_space, sample_architecture
 from nasrec.space.arch_file import read_architecture
+from tests.support.cli import run_cli
 from tests.support.needs import REFERENCE_CONFIGS, missing
 
 runner = CliRunner()
@@ -115,15 +115,7 @@ def test_a_profile_by_path(tmp_path: Path) -> None:
 
 def _main(argv: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> str:
     """Run the ``nasrec`` console script in-process; return stderr (the run must fail with exit 1)."""
-    from server.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["nasrec", *argv])
-    with pytest.raises(SystemExit) as exit_info:
-        main()
-    err = capsys.readouterr().err
-    assert exit_info.value.code == 1, err
-    assert "Traceback" not in err
-    return err
+    return run_cli(argv, monkeypatch, capsys, code=1)[1]
 
 
 @pytest.mark.parametrize(
