@@ -1,14 +1,15 @@
 """Progress bars of the command line: rich, on stderr (stdout stays for results such as ``--json``).
 
-Every command that shows progress draws it with :func:`progress_bar` (one or more bars) or
+Every command that shows progress draws it with :func:`progress_bar` (one or more bars),
 :func:`step_progress` (one bar fed by a ``progress(step, total, metrics)`` callback, the shape the
-training loop reports in), so all bars have the same columns, time remaining included.
+training loop reports in) or :func:`stage_progress` (the same callback, one bar per ``info["stage"]``,
+as ingestion and synthesis report), so all bars have the same columns, time remaining included.
 rich is imported inside the functions, so importing this module costs nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.progress import Progress
 
-__all__ = ["StepProgress", "progress_bar", "step_progress"]
+__all__ = ["StepProgress", "progress_bar", "stage_progress", "step_progress"]
 
 #: ``progress(step, total, metrics)``, as ``nasrec.train`` calls it.
 StepProgress = Callable[[int, int, dict[str, Any]], None]
@@ -66,5 +67,28 @@ def step_progress(
             shown = f"{value:.4f}" if isinstance(value, float) else "-" if value is None else str(value)
             # drawn at once: the loop already reports only every few steps (``log_every``)
             bar.update(task, completed=step, total=total, value=shown, refresh=True)
+
+        yield update
+
+
+@contextmanager
+def stage_progress(
+    labels: Mapping[str, str], *, quiet: bool = False, console: Console | None = None
+) -> Iterator[StepProgress | None]:
+    """A ``progress(done, total, info)`` callback drawing one bar per ``info["stage"]``, labelled
+    ``labels[stage]`` (the stage itself when not in ``labels``), each added when its stage first
+    reports; ``None`` when ``quiet`` (e.g. ``--json``)."""
+    if quiet:
+        yield None
+        return
+    with progress_bar(console=console) as bar:
+        tasks: dict[str, Any] = {}
+
+        def update(done: int, total: int, info: dict[str, Any]) -> None:
+            stage = str(info.get("stage", ""))
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(labels.get(stage, stage), total=None)
+            # drawn at once: the callers report once per block, not per row
+            bar.update(tasks[stage], completed=done, total=total, refresh=True)
 
         yield update

@@ -34,6 +34,11 @@ def chosen_dataset(dataset: str | None, old: str | None) -> str:
     return chosen
 
 
+#: bar labels of the stages ``ingest`` / ``synthesize`` report (bytes read, then rows written)
+INGEST_STAGES = {"read": "ingest: read", "write": "ingest: write"}
+SYNTH_STAGES = {"generate": "synth: generate", "write": "synth: write"}
+
+
 class Format(StrEnum):
     criteo = "criteo"
     criteo_csv = "criteo-csv"
@@ -93,6 +98,7 @@ def ingest(
     ] = False,
 ) -> None:
     """Ingest raw files into a memory-mapped dataset (vocabularies, splits, transforms)."""
+    from nasrec.console import stage_progress
     from nasrec.data.dense import parse_transform_options
     from nasrec.data.formats import FormatOptions
     from nasrec.data.ingestion import ingest as run_ingest
@@ -110,11 +116,11 @@ def ingest(
     )  # fmt: skip
     transforms, default = parse_transform_options(dense_transform or [])
     start = time.perf_counter()
-    with console.status(f"ingesting {len(paths)} file(s) as {name!r}..."):
+    with stage_progress(INGEST_STAGES, quiet=json_output) as progress:
         ds = run_ingest(
             format.value, paths, name=name, force=force, on_bad_rows=on_bad_rows.value, split=ratios,
             seed=seed, min_count=min_count, max_rows=max_rows, options=options,
-            dense_transforms=transforms, dense_default=default,
+            dense_transforms=transforms, dense_default=default, progress=progress,
         )  # fmt: skip
     seconds = time.perf_counter() - start
     info = ds.info()
@@ -142,11 +148,12 @@ def synth(
     ] = False,
 ) -> None:
     """Write a planted synthetic Criteo-shaped dataset with a known Bayes log loss."""
+    from nasrec.console import stage_progress
     from nasrec.data.synth import synthesize
 
     start = time.perf_counter()
-    with console.status(f"synthesizing {rows:,} rows as {name!r}..."):
-        ds = synthesize(name, rows=rows, seed=seed, force=force)
+    with stage_progress(SYNTH_STAGES, quiet=json_output) as progress:
+        ds = synthesize(name, rows=rows, seed=seed, force=force, progress=progress)
     info = ds.info()
     if json_output:
         typer.echo(json.dumps(info, indent=2))

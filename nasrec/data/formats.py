@@ -23,7 +23,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from nasrec.data.readers import OnBadRows, TextLayout, TextTable, read_text
+from nasrec.console import StepProgress
+from nasrec.data.readers import OnBadRows, ReadProgress, TextLayout, TextTable, read_text
 from nasrec.errors import ConfigError, DataError
 
 __all__ = ["FORMATS", "FormatOptions", "RawData", "read_format"]
@@ -81,15 +82,24 @@ class RawData:
 
 
 def read_format(
-    fmt: str, paths: Sequence[Path], options: FormatOptions, *, on_bad_rows: OnBadRows = "error"
+    fmt: str,
+    paths: Sequence[Path],
+    options: FormatOptions,
+    *,
+    on_bad_rows: OnBadRows = "error",
+    progress: StepProgress | None = None,
 ) -> RawData:
-    """Read ``paths`` (one file, or train / val / test) in format ``fmt``."""
+    """Read ``paths`` (one file, or train / val / test) in format ``fmt``.
+
+    ``progress(done, total, {"stage": "read"})``: bytes of the input files read (:class:`ReadProgress`).
+    """
     if fmt not in FORMATS:
         raise ConfigError(f"unknown format {fmt!r}; choose one of {sorted(FORMATS)}")
     for path in paths:
         if not Path(path).is_file():
             raise DataError(f"input file {str(path)!r} does not exist or is not a file")
-    return FORMATS[fmt]([Path(p) for p in paths], options, on_bad_rows)
+    files = [Path(p) for p in paths]
+    return FORMATS[fmt](files, options, on_bad_rows, ReadProgress(files, progress))
 
 
 # --- delimited text formats --------------------------------------------------------------------
@@ -147,20 +157,32 @@ def _header(path: Path, delimiter: str) -> tuple[str, ...]:
     return tuple(name.strip().strip('"') for name in first.split(delimiter))
 
 
-def _read_all(paths: list[Path], layout_of: Callable[[Path], TextLayout], on_bad_rows: OnBadRows):
-    return [read_text(p, layout_of(p), on_bad_rows=on_bad_rows) for p in paths]
+def _read_all(
+    paths: list[Path], layout_of: Callable[[Path], TextLayout], on_bad_rows: OnBadRows, progress: ReadProgress
+) -> list[TextTable]:
+    return [_read_one(p, layout_of(p), on_bad_rows, progress) for p in paths]
 
 
-def _read_criteo(paths: list[Path], options: FormatOptions, on_bad_rows: OnBadRows) -> RawData:
+def _read_one(path: Path, layout: TextLayout, on_bad_rows: OnBadRows, progress: ReadProgress) -> TextTable:
+    table = read_text(path, layout, on_bad_rows=on_bad_rows, on_read=progress.reading(path))
+    progress.finished(path)
+    return table
+
+
+def _read_criteo(
+    paths: list[Path], options: FormatOptions, on_bad_rows: OnBadRows, progress: ReadProgress
+) -> RawData:
     layout = TextLayout(
         delimiter="\t", columns=("label", *CRITEO_DENSE, *CRITEO_SPARSE), header=False, label="label",
         dense=CRITEO_DENSE, sparse=CRITEO_SPARSE,
     )  # fmt: skip
-    tables = _read_all(paths, lambda _: layout, on_bad_rows)
+    tables = _read_all(paths, lambda _: layout, on_bad_rows, progress)
     return _combine(tables, "label", CRITEO_DENSE, CRITEO_SPARSE, {})
 
 
-def _read_criteo_csv(paths: list[Path], options: FormatOptions, on_bad_rows: OnBadRows) -> RawData:
+def _read_criteo_csv(
+    paths: list[Path], options: FormatOptions, on_bad_rows: OnBadRows, progress: ReadProgress
+) -> RawData:
     def layout_of(path: Path) -> TextLayout:
         columns = _header(path, ",")
         missing = [c for c in ("label", *CRITEO_DENSE, *CRITEO_SPARSE) if c not in columns]
@@ -171,11 +193,13 @@ def _read_criteo_csv(paths: list[Path], options: FormatOptions, on_bad_rows: OnB
             )
         return TextLayout(",", columns, True, "label", CRITEO_DENSE, CRITEO_SPARSE)
 
-    tables = _read_all(paths, layout_of, on_bad_rows)
+    tables = _read_all(paths, layout_of, on_bad_rows, progress)
     return _combine(tables, "label", CRITEO_DENSE, CRITEO_SPARSE, {})
 
 
-def _read_avazu(paths: list[Path], options: FormatOptions, on_bad_rows: OnBadRows) -> RawData:
+def _read_avazu(
+    paths: list[Path], options: FormatOptions, on_bad_rows: OnBadRows, progress: ReadProgress
+) -> RawData:
     def layout_of(path: Path) -> TextLayout:
         first = _header(path, ",")
         has_header = "click" in first
@@ -195,7 +219,7 @@ def _read_avazu(paths: list[Path], options: FormatOptions, on_bad_rows: OnBadRow
         return TextLayout(",", columns, has_header, "click", (), sparse)
 
     layouts = [layout_of(p) for p in paths]
-    tables = [read_text(p, lay, on_bad_rows=on_bad_rows) for p, lay in zip(paths, layouts, strict=True)]
+    tables = [_read_one(p, lay, on_bad_rows, progress) for p, lay in zip(paths, layouts, strict=True)]
     base = [c for c in layouts[0].sparse if c != "hour"]
     for path, lay in zip(paths, layouts, strict=True):
         if [c for c in lay.sparse if c != "hour"] != base:
@@ -242,15 +266,19 @@ def _split_avazu_hour(path: Path, hour: pa.ChunkedArray) -> tuple[pa.ChunkedArra
     return remap(hod), remap(weekday)
 
 
-def _read_kdd12(paths: list[Path], options: FormatOptions, on_bad_rows: OnBadRows) -> RawData:
+def _read_kdd12(
+    paths: list[Path], options: FormatOptions, on_bad_rows: OnBadRows, progress: ReadProgress
+) -> RawData:
     sparse = tuple(c for c in KDD12_COLUMNS[1:] if c not in KDD12_DENSE)
     layout = TextLayout("\t", KDD12_COLUMNS, False, "Clicks", KDD12_DENSE, sparse, label_rule="count")
-    tables = _read_all(paths, lambda _: layout, on_bad_rows)
+    tables = _read_all(paths, lambda _: layout, on_bad_rows, progress)
     extra = {"kdd12_label": "Clicks > 0", "ignored": ["Clicks"]}
     return _combine(tables, "click", KDD12_DENSE, sparse, extra)
 
 
-def _read_csv(paths: list[Path], options: FormatOptions, on_bad_rows: OnBadRows) -> RawData:
+def _read_csv(
+    paths: list[Path], options: FormatOptions, on_bad_rows: OnBadRows, progress: ReadProgress
+) -> RawData:
     label, dense, sparse = _named_columns(options, "csv")
 
     def layout_of(path: Path) -> TextLayout:
@@ -258,7 +286,7 @@ def _read_csv(paths: list[Path], options: FormatOptions, on_bad_rows: OnBadRows)
         _check_columns(path, columns, (label, *dense, *sparse))
         return TextLayout(options.delimiter, columns, True, label, dense, sparse, quoted=True)
 
-    tables = _read_all(paths, layout_of, on_bad_rows)
+    tables = _read_all(paths, layout_of, on_bad_rows, progress)
     return _combine(tables, label, dense, sparse, {})
 
 
@@ -279,7 +307,9 @@ def _check_columns(path: Path, available: Sequence[str], wanted: Sequence[str]) 
 # --- parquet -----------------------------------------------------------------------------------
 
 
-def _read_parquet(paths: list[Path], options: FormatOptions, on_bad_rows: OnBadRows) -> RawData:
+def _read_parquet(
+    paths: list[Path], options: FormatOptions, on_bad_rows: OnBadRows, progress: ReadProgress
+) -> RawData:
     import pyarrow.parquet as pq
 
     label, dense, sparse = _named_columns(options, "parquet")
@@ -292,6 +322,7 @@ def _read_parquet(paths: list[Path], options: FormatOptions, on_bad_rows: OnBadR
         _check_columns(path, schema.names, (label, *dense, *sparse))
         table = pq.read_table(path, columns=[label, *dense, *sparse])
         tables.append(_parquet_table(path, table, label, dense, sparse, on_bad_rows))
+        progress.finished(path)
     return _combine(tables, label, dense, sparse, {})
 
 
@@ -355,13 +386,15 @@ def _as_float(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
 # --- registry ----------------------------------------------------------------------------------
 
 
-def _read_libfm(paths: list[Path], options: FormatOptions, on_bad_rows: OnBadRows) -> RawData:
+def _read_libfm(
+    paths: list[Path], options: FormatOptions, on_bad_rows: OnBadRows, progress: ReadProgress
+) -> RawData:
     from nasrec.data.libfm import read_libfm
 
-    return read_libfm(paths, options, on_bad_rows)
+    return read_libfm(paths, options, on_bad_rows, progress)
 
 
-FORMATS: dict[str, Callable[[list[Path], FormatOptions, OnBadRows], RawData]] = {
+FORMATS: dict[str, Callable[[list[Path], FormatOptions, OnBadRows, ReadProgress], RawData]] = {
     "criteo": _read_criteo,
     "criteo-csv": _read_criteo_csv,
     "avazu": _read_avazu,

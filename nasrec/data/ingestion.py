@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from nasrec.console import StepProgress
 from nasrec.data.dataset import Dataset
 from nasrec.data.dense import COUNT_FORMATS, check_transform_options, resolve_transforms
 from nasrec.data.formats import FormatOptions, read_format
@@ -32,6 +33,7 @@ def ingest(
     options: FormatOptions | None = None,
     dense_transforms: Mapping[str, str] | None = None,
     dense_default: str = "auto",
+    progress: StepProgress | None = None,
 ) -> Dataset:
     """Ingest ``paths`` as dataset ``name``.
 
@@ -44,6 +46,10 @@ def ingest(
     column to ``auto``, ``log1p``, ``standardize``, ``buckets[:N]`` or ``none``; the other columns get
     ``dense_default`` (``auto``: chosen from the training rows' statistics). The transforms and their
     parameters, fitted on the training rows only, are recorded in ``meta.json`` and the feature map.
+
+    ``progress(done, total, info)``, if given, is called once per block: first with ``info["stage"]``
+    ``"read"`` (bytes of the input files read, ``total`` their size), then ``"write"`` (rows written,
+    ``total`` the rows read).
     """
     check_dataset_name(name)
     check_transform_options(dense_transforms, dense_default)
@@ -54,7 +60,7 @@ def ingest(
     if (datasets_dir() / name).exists() and not force:
         raise ConflictError(f"dataset {name!r} already exists; pass --force (force=True) to replace it")
     files = [Path(p) for p in paths]
-    raw = read_format(format, files, options or FormatOptions(), on_bad_rows=on_bad_rows)
+    raw = read_format(format, files, options or FormatOptions(), on_bad_rows=on_bad_rows, progress=progress)
     if raw.num_rows == 0:
         raise DataError(f"no rows read from {[str(p) for p in files]}")
     if len(files) == 1:
@@ -74,6 +80,6 @@ def ingest(
     }
     write_dataset(
         raw, splits, name=name, force=force, min_count=min_count, max_rows=max_rows, meta=meta,
-        transforms=transforms,
+        transforms=transforms, progress=progress,
     )  # fmt: skip
     return Dataset.open(name)

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from nasrec.data.formats import FormatOptions, RawData
-from nasrec.data.readers import OnBadRows, file_lines
+from nasrec.data.readers import OnBadRows, ReadProgress, file_lines
 from nasrec.errors import ConfigError, DataError
 
 __all__ = ["read_libfm"]
@@ -82,8 +82,14 @@ class _Parsed:
         return bad_rows
 
 
-def read_libfm(paths: list[Path], options: FormatOptions, on_bad_rows: OnBadRows) -> RawData:
-    parsed = [_Parsed(p, on_bad_rows) for p in paths]
+def read_libfm(
+    paths: list[Path], options: FormatOptions, on_bad_rows: OnBadRows, progress: ReadProgress | None = None
+) -> RawData:
+    parsed = []
+    for path in paths:  # each file is memory-mapped and split at once: progress counts whole files
+        parsed.append(_Parsed(path, on_bad_rows))
+        if progress is not None:
+            progress.finished(path)
     for p in parsed:
         p.fail_or_count()  # label and token errors first
     starts = (

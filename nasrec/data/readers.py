@@ -11,6 +11,8 @@ with an embedded delimiter is reported by its field count.)
 
 from __future__ import annotations
 
+import io
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -20,9 +22,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from nasrec.console import StepProgress
 from nasrec.errors import DataError
 
-__all__ = ["BadRows", "TextLayout", "TextTable", "read_text"]
+__all__ = ["BadRows", "ReadProgress", "TextLayout", "TextTable", "read_text"]
 
 LabelRule = Literal["binary", "count"]
 OnBadRows = Literal["error", "skip"]
@@ -79,10 +82,54 @@ class BadRows:
         return len(self.lines)
 
 
-def read_text(path: Path, layout: TextLayout, *, on_bad_rows: OnBadRows = "error") -> TextTable:
-    """Read one delimited file; bad rows raise a :class:`DataError` naming file, line and column."""
+class ReadProgress:
+    """Bytes read of the input files, reported as ``progress(done, total, {"stage": "read"})``.
+
+    The unit is bytes because the files' sizes are known before reading starts, so the time remaining
+    is real. Files are read one after the other: :meth:`reading` gives the callback for the bytes read
+    so far of the next file, :meth:`finished` counts the whole file. ``done`` never decreases (a file
+    read again by the careful path does not move the bar back). Without ``progress`` it does nothing.
+    """
+
+    def __init__(self, paths: Sequence[Path], progress: StepProgress | None) -> None:
+        self._progress = progress
+        self.total = sum(Path(p).stat().st_size for p in paths) if progress is not None else 0
+        self._done = 0  # bytes of the files finished
+        self._shown = -1
+
+    def reading(self, path: Path) -> Callable[[int], None] | None:
+        """The callback of ``path``'s bytes read so far (None without ``progress``)."""
+        if self._progress is None:
+            return None
+        base, size = self._done, Path(path).stat().st_size
+        return lambda read: self._report(base + min(read, size))
+
+    def finished(self, path: Path) -> None:
+        """``path`` has been read in full."""
+        if self._progress is not None:
+            self._done += Path(path).stat().st_size
+            self._report(self._done)
+
+    def _report(self, done: int) -> None:
+        if done > self._shown:
+            self._shown = done
+            assert self._progress is not None
+            self._progress(done, self.total, {"stage": "read"})
+
+
+def read_text(
+    path: Path,
+    layout: TextLayout,
+    *,
+    on_bad_rows: OnBadRows = "error",
+    on_read: Callable[[int], None] | None = None,
+) -> TextTable:
+    """Read one delimited file; bad rows raise a :class:`DataError` naming file, line and column.
+
+    ``on_read(bytes)``: called with the bytes of the file read so far, once per block (4 MiB).
+    """
     try:
-        table = _read_fast(path, layout)
+        table = _read_fast(path, layout, on_read)
         labels = _labels_or_none(table.column(layout.label), layout.label_rule)
         if labels is not None:
             return _to_text_table(table, layout, labels, skipped=0)
@@ -91,13 +138,46 @@ def read_text(path: Path, layout: TextLayout, *, on_bad_rows: OnBadRows = "error
     return _read_careful(path, layout, on_bad_rows)
 
 
-def _read_fast(path: Path, layout: TextLayout) -> pa.Table:
+class _CountingFile(io.RawIOBase):
+    """A binary file that reports the bytes read so far after every read (pyarrow reads by blocks)."""
+
+    def __init__(self, path: Path, on_read: Callable[[int], None]) -> None:
+        self._file = path.open("rb")
+        self._on_read = on_read
+        self._read = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def, override]
+        n = self._file.readinto(buffer)
+        self._read += n
+        self._on_read(self._read)
+        return n
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+
+def _read_fast(path: Path, layout: TextLayout, on_read: Callable[[int], None] | None = None) -> pa.Table:
+    if on_read is None:
+        return _read_csv(path, layout)
+    try:  # a compressed file is counted by its compressed bytes, which are what its size says
+        codec: str | None = pa.Codec.detect(str(path)).name
+    except (TypeError, ValueError):
+        codec = None
+    with _CountingFile(path, on_read) as raw:
+        return _read_csv(pa.input_stream(raw, compression=codec) if codec else raw, layout)
+
+
+def _read_csv(source: Path | pa.NativeFile | io.RawIOBase, layout: TextLayout) -> pa.Table:
     wanted = {layout.label, *layout.dense, *layout.sparse}
     types: dict[str, pa.DataType] = {layout.label: pa.float64()}
     types.update({c: pa.float32() for c in layout.dense})
     types.update({c: _CATEGORICAL for c in layout.sparse})
     return pacsv.read_csv(
-        path,
+        source,
         read_options=pacsv.ReadOptions(
             column_names=list(layout.columns), skip_rows=int(layout.header), block_size=_BLOCK_SIZE
         ),

@@ -24,12 +24,14 @@ stored as the array ``true_prob``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 
+from nasrec.console import StepProgress
 from nasrec.data.dataset import Dataset
 from nasrec.data.formats import CRITEO_DENSE, CRITEO_SPARSE, RawData
 from nasrec.data.split import SPLITS, stratified_split
@@ -114,8 +116,12 @@ class Teacher:
         self.dense_mu = rng.uniform(0.5, 4.0, len(CRITEO_DENSE))
         self.dense_sigma = rng.uniform(0.6, 1.6, len(CRITEO_DENSE))
 
-    def sample_inputs(self, rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-        """Raw inputs: N x 13 float64 counts (NaN = missing) and 26 x N int32 ids (one row per field)."""
+    def sample_inputs(
+        self, rows: int, seed: int, *, on_field: Callable[[int], None] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Raw inputs: N x 13 float64 counts (NaN = missing) and 26 x N int32 ids (one row per field).
+
+        ``on_field(f)``: called after the ids of field ``f`` are drawn."""
         rng = np.random.default_rng([seed, 2])
         s = self.config.zipf_exponent
         ids = np.empty((len(self.cardinalities), rows), dtype=np.int32)
@@ -123,6 +129,8 @@ class Teacher:
             cdf = np.cumsum(np.arange(1, card + 1, dtype=np.float64) ** -s)
             ranks = np.searchsorted(cdf, rng.random(rows) * cdf[-1], side="right")
             ids[f] = self.rank_to_id[f][np.minimum(ranks, card - 1)]
+            if on_field is not None:
+                on_field(f)
         counts = np.floor(np.exp(rng.normal(self.dense_mu, self.dense_sigma, (rows, len(CRITEO_DENSE))))) - 1
         counts[rng.random(counts.shape) < np.asarray(_DENSE_MISSING)] = np.nan
         return counts, ids
@@ -167,18 +175,31 @@ def synthesize(
     force: bool = False,
     config: TeacherConfig | None = None,
     split: tuple[float, float, float] = (8, 1, 1),
+    progress: StepProgress | None = None,
 ) -> Dataset:
     """Write a planted synthetic dataset ``name`` and open it.
 
     Reproducible: the same (rows, seed, config) give the same files. Labels are Bernoulli draws of the
     teacher's p; ``meta["bayes_logloss"]`` holds each split's mean binary entropy of p.
+
+    ``progress(done, total, info)``, if given, counts rows (``total`` = ``rows``): ``info["stage"]``
+    ``"generate"`` (the rows' inputs are drawn field by field, then their click probabilities; each of
+    these steps counts as an equal share of the rows), then ``"write"`` (as ``write_dataset`` reports).
     """
     if rows < 10:
         raise ConfigError(f"rows must be >= 10, got {rows}")
     config = config or TeacherConfig()
     teacher = Teacher(config, seed)
-    counts, ids = teacher.sample_inputs(rows, seed)
+    steps = len(teacher.cardinalities) + 1  # the fields' ids, then the probabilities
+
+    def generated(step: int) -> None:
+        if progress is not None:
+            progress(rows * step // steps, rows, {"stage": "generate"})
+
+    generated(0)
+    counts, ids = teacher.sample_inputs(rows, seed, on_field=lambda f: generated(f + 1))
     prob = teacher.probabilities(dense_transform(counts).astype(np.float64), ids)
+    generated(steps)
     labels = (np.random.default_rng([seed, 3]).random(rows) < prob).astype(np.uint8)
     raw = RawData(
         label="label",
@@ -211,8 +232,9 @@ def synthesize(
         },
     }
     write_dataset(
-        raw, splits, name=name, force=force, meta=meta, extra_arrays={"true_prob": prob.astype(np.float32)}
-    )
+        raw, splits, name=name, force=force, meta=meta, extra_arrays={"true_prob": prob.astype(np.float32)},
+        progress=progress,
+    )  # fmt: skip
     return Dataset.open(name)
 
 

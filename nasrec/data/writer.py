@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from nasrec.console import StepProgress
 from nasrec.data.dense import ColumnTransform, apply_transforms, default_transforms, describe_transforms
 from nasrec.data.formats import RawData, parallel_map
 from nasrec.data.schema import DatasetSchema, SparseFeature
@@ -39,6 +40,7 @@ from nasrec.home import datasets_dir
 __all__ = ["write_dataset"]
 
 _CHUNK = 1 << 14
+_REPORT_EVERY = 64  # chunks (1 M rows) between progress reports
 
 
 def write_dataset(
@@ -52,6 +54,7 @@ def write_dataset(
     meta: dict[str, Any] | None = None,
     extra_arrays: dict[str, np.ndarray] | None = None,
     transforms: tuple[ColumnTransform, ...] | None = None,
+    progress: StepProgress | None = None,
 ) -> Path:
     """Write ``raw`` as dataset ``name``; ``splits`` are row indices of train, val, test in storage order.
 
@@ -59,6 +62,9 @@ def write_dataset(
     they would in production. ``extra_arrays`` (N rows each, in raw order) are stored reordered too.
     ``transforms``: one per dense column, fitted on the training rows (``resolve_transforms``); None
     means the columns are counts: log1p for every one (synthetic data).
+
+    ``progress(done, total, {"stage": "write"})``: rows written, ``total`` the dataset's rows. The rows
+    are written in three passes (dense, vocabularies, sparse), each counted as a third of the rows.
     """
     if transforms is None:
         transforms = default_transforms(raw.dense_names, chosen="format")
@@ -77,6 +83,12 @@ def write_dataset(
     bounds = np.concatenate([[0], np.cumsum(sizes)]).tolist()
     train_mask = np.zeros(n, dtype=bool)
     train_mask[splits[0]] = True
+
+    def report(done_passes: int, rows: int) -> None:
+        if progress is not None:
+            progress((done_passes * n + rows) // 3, n, {"stage": "write"})
+
+    report(0, 0)
     with staging_dir(name, force=force) as tmp:
         labels = raw.labels[order].astype(np.float32)
         np.save(tmp / "label.npy", labels)
@@ -88,7 +100,10 @@ def write_dataset(
             values, buckets = apply_transforms(np.take(raw_dense, order[start:stop], axis=0), transforms)
             dense[start:stop] = values
             columns[num_cats:, start:stop] = buckets.T
+            if (start // _CHUNK) % _REPORT_EVERY == _REPORT_EVERY - 1:
+                report(0, stop)
         _flush(dense)
+        report(1, 0)
         del dense, raw_dense
 
         def encode(f: int) -> Vocabulary:
@@ -100,11 +115,14 @@ def write_dataset(
             return vocab
 
         vocabs = parallel_map(encode, range(num_cats))
+        report(2, 0)
         sparse_names = (*raw.sparse_names, *(t.column for t in bucketed))
         rows = [v.rows for v in vocabs] + [t.rows for t in bucketed]
         sparse = _new_npy(tmp / "sparse.npy", np.int32, (n, len(rows)))  # N x F: a row range is one slice
         for start in range(0, n, _CHUNK):  # blocked transpose, straight into the file
             sparse[start : start + _CHUNK] = columns[:, start : start + _CHUNK].T
+            if (start // _CHUNK) % _REPORT_EVERY == _REPORT_EVERY - 1:
+                report(2, start + _CHUNK)
         _flush(sparse)
         del sparse
         for key, arr in (extra_arrays or {}).items():
@@ -145,6 +163,7 @@ def write_dataset(
             **(meta or {}),
         }
         (tmp / "meta.json").write_text(json.dumps(info, indent=2))
+    report(3, 0)
     return datasets_dir() / name
 
 

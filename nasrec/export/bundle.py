@@ -38,11 +38,20 @@ from typing import Any
 import numpy as np
 import torch
 
+from nasrec.console import StepProgress
 from nasrec.errors import ConfigError, ConflictError, DataError
 from nasrec.export.onnx_export import export_onnx, onnx_session, run_onnx
 from nasrec.export.portable import ModelSpec, PortableModel, portable_from_subnet, reference_logits
 
-__all__ = ["BUNDLE_FILES", "FORMAT", "FORMAT_VERSION", "ExportBundle", "export_bundle", "sha256_file"]
+__all__ = [
+    "BUNDLE_FILES",
+    "EXPORT_STEPS",
+    "FORMAT",
+    "FORMAT_VERSION",
+    "ExportBundle",
+    "export_bundle",
+    "sha256_file",
+]
 
 FORMAT = "nasrec-export"
 FORMAT_VERSION = 1
@@ -111,6 +120,7 @@ def export_bundle(
     out_dir: str | os.PathLike[str],
     metrics: Mapping[str, Any] | None = None,
     zip: bool = True,
+    progress: StepProgress | None = None,
 ) -> ExportBundle:
     """Export a trained ``SubNet`` (any embedding backend, any device) as a bundle at ``out_dir``.
 
@@ -119,6 +129,10 @@ def export_bundle(
     JSON-able numbers / strings (numpy and torch scalars are converted; non-finite floats become null).
     Raises ``ConfigError`` for a schema mismatch or unusable metrics, ``ConflictError`` when ``out_dir``
     (or the zip path) is something other than an earlier bundle, ``DataError`` when the verification fails.
+
+    ``progress(done, total, {"step": name})``, if given, is called as each step starts (``done`` steps
+    finished out of ``total``: :data:`EXPORT_STEPS`, without ``zip`` when not zipping) and once at the end
+    with ``done == total`` and step ``"done"``.
     """
     from nasrec.data import Dataset
 
@@ -134,10 +148,13 @@ def export_bundle(
     tmp_zip = out.with_name(f".{out.name}.zip.tmp-{tag}")
     try:
         tmp.mkdir()
-        _write_bundle(tmp, subnet, ds, clean_metrics)
+        steps = _Steps(progress, zip=zip_path is not None)
+        _write_bundle(tmp, subnet, ds, clean_metrics, steps)
         if zip_path is not None:
+            steps.start("zip")
             write_zip(tmp, tmp_zip, prefix=out.name)
         _publish(tmp, out, tmp_zip if zip_path is not None else None, zip_path)
+        steps.start("done")
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp_zip.unlink(missing_ok=True)
@@ -146,6 +163,25 @@ def export_bundle(
                 parent.rmdir()
         raise
     return ExportBundle(out, zip_path)
+
+
+#: the steps ``export_bundle`` reports, in order (``zip`` only when zipping)
+EXPORT_STEPS = ("weights", "torchscript", "onnx", "verify", "manifest", "zip")
+
+
+class _Steps:
+    """Reports ``progress(finished, total, {"step": name})`` as each of :data:`EXPORT_STEPS` starts."""
+
+    def __init__(self, progress: StepProgress | None, *, zip: bool) -> None:
+        self._progress = progress
+        self._steps = EXPORT_STEPS if zip else tuple(s for s in EXPORT_STEPS if s != "zip")
+        self._done = 0
+
+    def start(self, step: str) -> None:
+        if self._progress is None:
+            return
+        self._done = len(self._steps) if step == "done" else self._steps.index(step)
+        self._progress(self._done, len(self._steps), {"step": step})
 
 
 def _make_parents(path: Path) -> list[Path]:
@@ -162,11 +198,12 @@ def _make_parents(path: Path) -> list[Path]:
 # ---- writing ----------------------------------------------------------------------------------------
 
 
-def _write_bundle(root: Path, subnet: Any, dataset: Any, metrics: dict[str, Any]) -> None:
+def _write_bundle(root: Path, subnet: Any, dataset: Any, metrics: dict[str, Any], steps: _Steps) -> None:
     from safetensors.torch import save_file
 
     import nasrec
 
+    steps.start("weights")
     model, spec = portable_from_subnet(subnet)
     arch = subnet.arch
     _write_json(
@@ -178,13 +215,17 @@ def _write_bundle(root: Path, subnet: Any, dataset: Any, metrics: dict[str, Any]
         str(root / WEIGHTS),
         metadata={"nasrec": json.dumps(_weights_note(spec), sort_keys=True)},  # one key: stable bytes
     )
+    steps.start("torchscript")
     with _torchscript_on_purpose():
         torch.jit.save(torch.jit.script(model), str(root / TORCHSCRIPT))
+    steps.start("onnx")
     dense, sparse, rows = _verification_rows(dataset)
     onnx_info = export_onnx(model, root / ONNX, (dense[:2], sparse[:2]))
     _write_json(root / FEATURE_MAP, feature_map_dict(dataset))
     _write_json(root / METRICS, metrics)
+    steps.start("verify")
     checks = _verify(root, subnet, model, dense, sparse)
+    steps.start("manifest")
     manifest = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,

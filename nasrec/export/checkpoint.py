@@ -16,6 +16,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from nasrec.console import StepProgress
 from nasrec.errors import ConfigError, ConflictError
 from nasrec.export.bundle import ExportBundle, export_bundle
 from nasrec.space import Architecture
@@ -31,17 +32,20 @@ def export_checkpoint(
     out_dir: str | os.PathLike[str],
     metrics: Mapping[str, Any] | None = None,
     zip: bool = True,
+    progress: StepProgress | None = None,
 ) -> ExportBundle:
     """Export ``architecture`` with the weights of ``checkpoint`` as a bundle at ``out_dir``.
 
     ``dataset`` (a ``Dataset``, or a name / path) is the one the checkpoint was trained on;
     ``metrics`` go to ``metrics.json``. Raises ``NotFoundError`` when there is no checkpoint at that
     path, ``ConfigError`` for a checkpoint of another kind, ``ConflictError`` when a subnet checkpoint
-    holds another architecture, and whatever ``export_bundle`` raises.
+    holds another architecture, and whatever ``export_bundle`` raises. ``progress``: as ``export_bundle``'s.
     """
     arch = architecture if isinstance(architecture, Architecture) else Architecture.from_dict(architecture)
     subnet = _subnet(arch, checkpoint)
-    return export_bundle(subnet, dataset=dataset, out_dir=out_dir, metrics=metrics, zip=zip)
+    return export_bundle(
+        subnet, dataset=dataset, out_dir=out_dir, metrics=metrics, zip=zip, progress=progress
+    )
 
 
 def _subnet(arch: Architecture, checkpoint: str | os.PathLike[str]) -> Any:

@@ -22,6 +22,7 @@ command, so ``nasrec --help`` stays fast.
 from __future__ import annotations
 
 import json
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -31,6 +32,7 @@ from nasrec.data.cli import DatasetOption, OldDatasetOption, chosen_dataset
 from nasrec.errors import ConfigError, NotFoundError
 
 if TYPE_CHECKING:
+    from nasrec.console import StepProgress
     from nasrec.space.arch_file import ArchitectureFile
 
 
@@ -178,17 +180,16 @@ def _export_job(
     from nasrec.export.job import find_job_candidate
 
     found = find_job_candidate(source, candidate=candidate, dataset=dataset, database_url=storage)
-    bundle = _with_status(
-        lambda: export_checkpoint(
+    with _export_progress(quiet=quiet) as progress:
+        bundle = export_checkpoint(
             found.architecture,
             checkpoint=found.weights_path,
             dataset=found.dataset,
             out_dir=out,
             metrics=found.metrics,
             zip=zip_bundle,
-        ),
-        quiet=quiet,
-    )
+            progress=progress,
+        )
     source_info = {
         "job": found.job_id,
         "job_name": found.job_name,
@@ -251,10 +252,10 @@ def _export_file(
             quiet=quiet,
         )
     metrics |= _costs(subnet)
-    bundle = _with_status(
-        lambda: export_bundle(subnet, dataset=data, out_dir=out, metrics=metrics, zip=zip_bundle),
-        quiet=quiet,
-    )
+    with _export_progress(quiet=quiet) as progress:
+        bundle = export_bundle(
+            subnet, dataset=data, out_dir=out, metrics=metrics, zip=zip_bundle, progress=progress
+        )
     return _result(bundle, metrics), f"export of {source.name}"
 
 
@@ -333,13 +334,11 @@ def _costs(subnet: Any) -> dict[str, Any]:
     }
 
 
-def _with_status(run: Any, *, quiet: bool) -> Any:
-    if quiet:
-        return run()
-    from rich.console import Console
+def _export_progress(*, quiet: bool) -> AbstractContextManager[StepProgress | None]:
+    """A bar over the bundle's steps (weights, TorchScript, ONNX, verification, manifest, zip)."""
+    from nasrec.console import step_progress
 
-    with Console(stderr=True).status("exporting (TorchScript, ONNX, verification)"):
-        return run()
+    return step_progress("exporting", metric="step", quiet=quiet)
 
 
 def _fmt(value: Any) -> str:
