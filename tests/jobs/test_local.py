@@ -81,7 +81,8 @@ def test_a_local_job_and_a_rest_job_find_the_same_candidates_and_winner(
     assert not local.reused and {"supernet", "search", "finalize", "retrain"} <= set(seen)
     assert "resumed" not in seen  # a fresh job has nothing to say about earlier attempts
     assert set(local.seconds) == {"supernet", "search", "finalize", "total"}
-    assert local.seconds["total"] >= sum(v for k, v in local.seconds.items() if k != "total")
+    assert all(v >= 0 for v in local.seconds.values())
+    assert local.seconds["total"] >= max(v for k, v in local.seconds.items() if k != "total")
 
     assert local.job_id != rest_id
     found = candidates(store, rest_id)
