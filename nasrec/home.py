@@ -53,3 +53,29 @@ def default_database_url() -> str:
 def project_root() -> Path:
     """The checkout that holds ``search_spaces/`` (nasrec is installed editable)."""
     return Path(__file__).resolve().parent.parent
+
+
+def read_named_yaml(name_or_path: str | Path, directory: Path, what: str) -> tuple[Path, object]:
+    """A shipped ``directory/<name>.yaml`` by name, or a YAML file by path (a ``Path``, a string with a
+    ``/`` or a ``.yaml`` suffix): its path and contents, a mapping given its file's stem as ``name``
+    if it has none. ``what`` ("search space") names it in the errors."""
+    import yaml
+
+    from nasrec.errors import ConfigError, NotFoundError
+
+    text = str(name_or_path)
+    path = Path(text)
+    if not (isinstance(name_or_path, Path) or "/" in text or path.suffix in (".yaml", ".yml")):
+        path = directory / f"{text}.yaml"
+        if not path.is_file():
+            shipped = sorted(p.stem for p in directory.glob("*.yaml")) if directory.is_dir() else []
+            raise NotFoundError(f"{what} {text!r} not found; available: {', '.join(shipped) or 'none'}")
+    elif not path.is_file():
+        raise NotFoundError(f"{what} file {text!r} not found")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{what} {path.name}: not valid YAML: {exc}") from None
+    if isinstance(data, dict) and "name" not in data:
+        data = {"name": path.stem, **data}
+    return path, data

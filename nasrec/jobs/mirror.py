@@ -26,7 +26,15 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from nasrec.metrics import METRICS
-from nasrec.search.records import CandidateRecord, FinalRecord, Status, final_records, read_winner
+from nasrec.search.records import (
+    CandidateRecord,
+    FinalRecord,
+    Status,
+    arch_hash_of,
+    final_records,
+    read_winner,
+    trial_status,
+)
 from nasrec.store import Candidate, CandidateKind, Store, crud
 from nasrec.store.crud.events import add_event
 
@@ -47,12 +55,12 @@ def sync_trials(store: Store, job_id: int, search: Search, *, seen: set[int]) ->
 
     finished = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
     trials = sorted(search.trials(states=finished), key=lambda t: t.number)
-    records = {t.number: CandidateRecord.from_trial(t) for t in trials}
-    evaluated = {r.arch_hash for r in records.values() if r is not None and r.status == Status.EVALUATED}
+    evaluated = {arch_hash_of(t) for t in trials if trial_status(t) == Status.EVALUATED}
     added = 0
-    for number, record in records.items():
-        if number in seen:
+    for trial in trials:
+        if trial.number in seen:
             continue
+        number, record = trial.number, CandidateRecord.from_trial(trial)
         seen.add(number)
         if record is None or record.status not in CANDIDATE_STATUSES:
             continue

@@ -29,6 +29,7 @@ __all__ = [
     "CandidateRecord",
     "FinalRecord",
     "Status",
+    "arch_hash_of",
     "final_records",
     "metrics_of",
     "read_winner",
@@ -58,6 +59,11 @@ def metrics_of(values: Mapping[str, Any]) -> dict[str, float]:
         if isinstance(value, int | float) and not isinstance(value, bool) and not math.isnan(value):
             out[name] = float(value)
     return out
+
+
+def arch_hash_of(trial: Any) -> str | None:
+    """A trial's canonical architecture hash without parsing its record."""
+    return trial.user_attrs.get("arch_hash")
 
 
 def trial_status(trial: Any) -> Status | None:

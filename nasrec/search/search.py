@@ -119,6 +119,7 @@ class Search:
         self._space: Any = None
         self._dataset: Any = None
         self._hardware: Any = None
+        self._costs: dict[str, dict[str, float]] = {}  # canonical hash -> costs
         self._controller: Controller | None = None
 
     # ---- identity and lazily opened inputs ---------------------------------------------------------
@@ -164,7 +165,14 @@ class Search:
 
     def costs(self, arch: Architecture) -> dict[str, float]:
         """Analytic costs of ``arch`` on this dataset's schema (FLOPs, params, and its PIM costs on
-        the job's hardware profile): instant, no evaluation."""
+        the job's hardware profile): no evaluation. Kept per canonical architecture: screening a draw
+        and settling its trial cost it once."""
+        key = arch.canonical_hash()
+        if key not in self._costs:
+            self._costs[key] = self._compute_costs(arch)
+        return dict(self._costs[key])
+
+    def _compute_costs(self, arch: Architecture) -> dict[str, float]:
         from nasrec.cost import flops, params
         from nasrec.cost.pim import pim_cost
 

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from nasrec.errors import ConfigError, NotFoundError
+from nasrec.errors import ConfigError
 from nasrec.space.architecture import DENSE_OPS, SPARSE_OPS
 from nasrec.space.model_config import ModelConfig
 from nasrec.space.ops import ATTENTION_HEADS
@@ -299,21 +299,7 @@ def list_spaces() -> list[str]:
 
 def load_space(name_or_path: str | Path) -> SearchSpace:
     """A shipped space by name (``nasrec_small``) or a YAML file by path."""
-    import yaml
+    from nasrec.home import read_named_yaml
 
-    text = str(name_or_path)
-    path = Path(text)
-    is_path = isinstance(name_or_path, Path) or "/" in text or path.suffix in (".yaml", ".yml")
-    if not is_path:
-        path = spaces_dir() / f"{text}.yaml"
-        if not path.is_file():
-            raise NotFoundError(f"search space {text!r} not found; available: {', '.join(list_spaces())}")
-    elif not path.is_file():
-        raise NotFoundError(f"search space file {text!r} not found")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path.name}: not valid YAML: {exc}") from None
-    if isinstance(data, dict) and "name" not in data:
-        data = {"name": path.stem, **data}
+    path, data = read_named_yaml(name_or_path, spaces_dir(), "search space")
     return SearchSpace.from_dict(data, source=path.name)

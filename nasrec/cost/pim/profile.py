@@ -18,7 +18,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from nasrec.errors import ConfigError, NotFoundError
+from nasrec.errors import ConfigError
 
 __all__ = ["DEFAULT_PROFILE", "HardwareProfile", "list_profiles", "load_profile", "profiles_dir"]
 
@@ -180,21 +180,7 @@ def list_profiles() -> list[str]:
 
 def load_profile(name_or_path: str | Path = DEFAULT_PROFILE) -> HardwareProfile:
     """A shipped profile by name (``isaac32``) or a YAML file by path."""
-    import yaml
+    from nasrec.home import read_named_yaml
 
-    text = str(name_or_path)
-    path = Path(text)
-    if not (isinstance(name_or_path, Path) or "/" in text or path.suffix in (".yaml", ".yml")):
-        path = profiles_dir() / f"{text}.yaml"
-        if not path.is_file():
-            available = ", ".join(list_profiles()) or "none"
-            raise NotFoundError(f"hardware profile {text!r} not found; available: {available}")
-    elif not path.is_file():
-        raise NotFoundError(f"hardware profile file {text!r} not found")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"hardware profile {path.name}: not valid YAML: {exc}") from None
-    if isinstance(data, dict) and "name" not in data:
-        data = {"name": path.stem, **data}
+    path, data = read_named_yaml(name_or_path, profiles_dir(), "hardware profile")
     return HardwareProfile.parse(data, source=path.name)
