@@ -186,6 +186,14 @@ class SupernetSpec(_Model):
     sampler: Literal["single-op-any-connection", "single-path", "any-path", "full-path"] = (
         "single-op-any-connection"
     )
+    sandwich_paths: NonNegativeInt = Field(
+        default=0,
+        description="0: one sampled path per step; n > 0: the sandwich rule, the largest, the smallest "
+        "and n sampled paths per step",
+    )
+    distill: bool = Field(
+        default=True, description="sandwich rule: the other paths learn the largest path's predictions"
+    )
     checkpoint_every: PositiveInt = 500
 
     @model_validator(mode="after")
@@ -230,6 +238,10 @@ class EvaluationSpec(_Model):
     """How one candidate is scored with inherited weights (pipeline step 3)."""
 
     finetune_steps: NonNegativeInt = 100
+    finetune_scope: Literal["head", "dense"] = Field(
+        default="head",
+        description="what the fine-tune trains: the head only, or every dense parameter (tables frozen)",
+    )
     finetune_batch_size: PositiveInt = 512
     finetune_lr: PositiveFloat = 0.01
     val_rows: PositiveInt = 20_000

@@ -28,7 +28,7 @@ probability ``max(0, 1 - t / K)``; one draw per step for the whole network.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
@@ -198,6 +198,24 @@ def full_path(space: SearchSpace) -> SupernetPath:
     return SupernetPath(tuple(blocks))
 
 
+def smallest_path(space: SearchSpace, rng: np.random.Generator) -> SupernetPath:
+    """The sandwich rule's small end: single-path draws at the space's smallest widths, merges off
+    where the space allows it."""
+    blocks = []
+    for i in range(space.num_blocks):
+        block = _single_path_block(space, i, rng, any_ops=False)
+        blocks.append(
+            replace(
+                block,
+                dense_width=min(space.dense_widths),
+                sparse_width=min(space.sparse_widths),
+                dense_to_sparse=False not in space.dense_to_sparse,
+                fm=False not in space.fm,
+            )
+        )
+    return SupernetPath(tuple(blocks))
+
+
 def _single_path_block(space: SearchSpace, i: int, rng: np.random.Generator, any_ops: bool) -> BlockPath:
     n = space.num_candidates(i)
     if any_ops:
@@ -253,6 +271,11 @@ class PathSampler:
         if self.warmup_steps and rng.random() < self.full_path_probability(step):
             return self._full
         return self.sample_strategy(rng)
+
+    def sandwich(self, rng: np.random.Generator, step: int, sampled: int) -> list[SupernetPath]:
+        """The sandwich rule's paths for one step: the largest (the full path), the smallest, and
+        ``sampled`` draws of ``sample``."""
+        return [self._full, smallest_path(self.space, rng), *(self.sample(rng, step) for _ in range(sampled))]
 
     def sample_strategy(self, rng: np.random.Generator) -> SupernetPath:
         """A path from the strategy alone (no warm-up)."""

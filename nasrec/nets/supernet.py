@@ -164,10 +164,19 @@ class SuperNet(EmbeddingNet):
 
     def forward_tensors(self, dense: Tensor, sparse: Tensor, path: SupernetPath | Architecture) -> Tensor:
         """dense B x D0 float, sparse B x F int64, a path -> logits B."""
-        path = as_path(path)
-        self.check_path(path)
+        return self.forward_paths(dense, sparse, [path])[0]
+
+    def forward_paths(
+        self, dense: Tensor, sparse: Tensor, paths: list[SupernetPath] | list[Architecture]
+    ) -> list[Tensor]:
+        """Logits B of each path on one batch, from one embedding lookup (so one fused table update)."""
         # channel-first once (B x E x F); every consumer then reads it without another copy
-        cands = _Candidates(dense, self.embeddings(sparse).transpose(1, 2).contiguous())
+        embedded = self.embeddings(sparse).transpose(1, 2).contiguous()
+        return [self._path_forward(dense, embedded, as_path(path)) for path in paths]
+
+    def _path_forward(self, dense: Tensor, embedded: Tensor, path: SupernetPath) -> Tensor:
+        self.check_path(path)
+        cands = _Candidates(dense, embedded)
         for block, bp, live in zip(self.blocks, path.blocks, path.liveness(), strict=True):
             if not live.alive:
                 cands.add(None, None)

@@ -5,9 +5,10 @@ Per candidate (``CandidateEvaluator.evaluate``):
 1. build the standalone SubNet with the supernet's weights (``nasrec.nets.inherit_subnet``): it computes what
    the supernet's path computes, and it is a separate module, so nothing a candidate does touches the
    supernet or the next candidate;
-2. optional head fine-tune: ``finetune_steps`` steps on train batches, head parameters only (the
-   reference's linear-probe recalibration); every candidate sees the same batches, drawn from the job
-   seed, so differences come from the architecture and not from the data order;
+2. optional fine-tune: ``finetune_steps`` steps on train batches of the head only (``finetune_scope:
+   head``, the reference's linear-probe recalibration) or of every dense parameter (``dense``: the body
+   adapts to its own path; the embedding tables stay frozen); every candidate sees the same batches,
+   drawn from the job seed, so differences come from the architecture and not from the data order;
 3. log loss and AUC on the first ``val_rows`` rows of the validation split (a fixed subset: the split is
    already a stratified random sample);
 4. measured latency of the SubNet for one batch on this machine, when asked (``nasrec.cost.latency``).
@@ -32,7 +33,15 @@ if TYPE_CHECKING:
     from nasrec.search.search import Search
     from nasrec.space.architecture import Architecture
 
-__all__ = ["ActorPoolEvaluator", "CandidateEvaluator", "Evaluator", "LocalEvaluator", "evaluation_settings"]
+__all__ = [
+    "FINETUNE_SCOPES",
+    "ActorPoolEvaluator",
+    "CandidateEvaluator",
+    "Evaluator",
+    "LocalEvaluator",
+    "evaluation_settings",
+    "finetune",
+]
 
 
 class Evaluator(Protocol):
@@ -51,6 +60,7 @@ def evaluation_settings(search: Search) -> dict[str, Any]:
         "checkpoint": str(search.supernet_checkpoint),
         "dataset": str(search.dataset.path),
         "finetune_steps": e.finetune_steps,
+        "finetune_scope": e.finetune_scope,
         "finetune_batch_size": e.finetune_batch_size,
         "finetune_lr": e.finetune_lr,
         "val_rows": e.val_rows,
@@ -110,9 +120,10 @@ class CandidateEvaluator:
         s = self.settings
         model = inherit_subnet(self.supernet, arch)
         if s["finetune_steps"] > 0:
-            finetune_head(
+            finetune(
                 model,
                 self.train_view,
+                scope=s["finetune_scope"],
                 steps=s["finetune_steps"],
                 batch_size=s["finetune_batch_size"],
                 lr=s["finetune_lr"],
@@ -135,12 +146,20 @@ class CandidateEvaluator:
         return float(measure_latency(model, min(self.settings["latency_batch_size"], len(self.val_view))))
 
 
-def finetune_head(model: Any, train_view: Any, *, steps: int, batch_size: int, lr: float, seed: int) -> None:
-    """Train only the head of ``model`` for ``steps`` batches (Adagrad, cosine-decayed lr, no warm-up,
-    no clipping), with the training loop's parts: ``Optimizers`` and ``train_step``.
+#: What a candidate's fine-tune trains: ``head`` (the reference's linear-probe recalibration) or
+#: ``dense`` (every dense parameter, body and head, the embedding tables frozen).
+FINETUNE_SCOPES = ("head", "dense")
 
-    The body runs under ``no_grad`` (its output is captured at the head's input), so no gradient or
-    fused optimizer update can reach the body or the embedding tables; only ``model.head`` learns.
+
+def finetune(
+    model: Any, train_view: Any, *, scope: str, steps: int, batch_size: int, lr: float, seed: int
+) -> None:
+    """Train ``model``'s ``scope`` for ``steps`` batches (Adagrad, cosine-decayed lr, no warm-up, no
+    clipping), with the training loop's parts: ``Optimizers`` and ``train_step``.
+
+    What is not trained gets no gradient, so no fused optimizer update can reach it: for ``head`` the
+    body runs under ``no_grad`` (its output is captured at the head's input); for ``dense`` the
+    embedding lookups' outputs are detached, so fbgemm's in-backward table update never runs.
     Batches are random train rows drawn from ``seed``: the same for every candidate.
     """
     import numpy as np
@@ -149,15 +168,29 @@ def finetune_head(model: Any, train_view: Any, *, steps: int, batch_size: int, l
     from nasrec.train import TrainConfig
     from nasrec.train.loop import TrainTask, train_step
 
-    head = model.head
+    if scope not in FINETUNE_SCOPES:
+        raise ValueError(f"unknown fine-tune scope {scope!r}; known: {FINETUNE_SCOPES}")
     captured: dict[str, Any] = {}
+    if scope == "head":
+        head = model.head
 
-    def forward(m: Any, batch: Any, step: int, rng: np.random.Generator) -> Any:
-        with torch.no_grad():
-            m(batch)
-        return head(*[a.detach() for a in captured["args"]])
+        def forward(m: Any, batch: Any, step: int, rng: np.random.Generator) -> Any:
+            with torch.no_grad():
+                m(batch)
+            return head(*[a.detach() for a in captured["args"]])
 
-    task = TrainTask(model, forward, validate=None, metadata={}, trainable=list(head.parameters()))
+        trainable = list(head.parameters())
+        hook = head.register_forward_pre_hook(lambda _module, args: captured.__setitem__("args", args))
+    else:
+
+        def forward(m: Any, batch: Any, step: int, rng: np.random.Generator) -> Any:
+            return m(batch)
+
+        tables = {id(p) for p in model.embeddings.parameters()}
+        trainable = [p for p in model.parameters() if id(p) not in tables]
+        hook = model.embeddings.register_forward_hook(lambda _module, _args, out: out.detach())
+
+    task = TrainTask(model, forward, validate=None, metadata={}, trainable=trainable)
     config = TrainConfig(
         steps=steps,
         batch_size=batch_size,
@@ -169,11 +202,10 @@ def finetune_head(model: Any, train_view: Any, *, steps: int, batch_size: int, l
         weight_decay=0.0,
     )
     optimizers = task.optimizers(config, steps)
-    hook = head.register_forward_pre_hook(lambda _module, args: captured.__setitem__("args", args))
     rng = np.random.default_rng([seed, 31])
     n = len(train_view)
     was_training = model.training
-    model.eval()  # the body is frozen; no op of the space behaves differently in train mode anyway
+    model.eval()  # no op of the space behaves differently in train mode
     try:
         for step in range(steps):
             rows = np.sort(rng.choice(n, size=min(batch_size, n), replace=False))

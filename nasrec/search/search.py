@@ -460,6 +460,8 @@ class Search:
             sparse_lr=s.sparse_lr if s.sparse_lr is not None else s.lr,
             path_warmup_steps=s.warmup_k,
             sampler=s.sampler,
+            sandwich_paths=s.sandwich_paths,
+            distill=s.distill,
             checkpoint_every=s.checkpoint_every,
             eval_rows=min(self.spec.evaluation.val_rows, 20_000),
             seed=self.spec.seed,

@@ -115,7 +115,7 @@ def build_task(job: dict[str, Any], dataset: Any = None) -> tuple[TrainTask, Any
         sampler = _path_sampler(space, config, total=config.total_steps(len(train_view)))
 
         def forward(m: Any, batch: Any, step: int, rng: np.random.Generator) -> Any:
-            return m(batch, sampler(rng, step))
+            return m(batch, sampler.sample(rng, step))
 
         eval_archs = _eval_architectures(space, config)
 
@@ -131,7 +131,8 @@ def build_task(job: dict[str, Any], dataset: Any = None) -> tuple[TrainTask, Any
                 "paths": len(results),
             }
 
-        task = TrainTask(model, forward, validate, metadata)
+        loss = _sandwich_loss(sampler, config) if config.sandwich_paths else None
+        task = TrainTask(model, forward, validate, metadata, loss=loss)
     elif job["kind"] == "subnet":
         arch = Architecture.from_dict(job["arch"])
         model_config = ModelConfig.from_dict(job["model"])
@@ -179,10 +180,28 @@ def _build_subnet(arch: Architecture, schema: Any, model: ModelConfig, config: T
 
 
 def _path_sampler(space: SearchSpace, config: TrainConfig, total: int) -> Any:
-    """``(rng, step) -> path``: the configured sampler with the step-driven full-path warm-up."""
+    """The configured ``PathSampler`` with the step-driven full-path warm-up."""
     from nasrec.nets.paths import PathSampler
 
-    return PathSampler(space, config.sampler, warmup_steps=config.resolved_path_warmup(total)).sample
+    return PathSampler(space, config.sampler, warmup_steps=config.resolved_path_warmup(total))
+
+
+def _sandwich_loss(sampler: Any, config: TrainConfig) -> Any:
+    """The sandwich rule's step loss (BigNAS): the largest path learns the labels; the smallest and
+    ``sandwich_paths`` sampled ones learn the largest path's predictions (in-place distillation) or,
+    without ``distill``, the labels too. Summed, so each path gets its own full gradient."""
+    import torch.nn.functional as F
+
+    def loss(m: Any, batch: Any, step: int, rng: np.random.Generator) -> Any:
+        paths = sampler.sandwich(rng, step, config.sandwich_paths)
+        largest, *others = m.forward_paths(batch.dense, batch.sparse, paths)
+        total = F.binary_cross_entropy_with_logits(largest, batch.labels)
+        target = largest.detach().sigmoid() if config.distill else batch.labels
+        for logits in others:
+            total = total + F.binary_cross_entropy_with_logits(logits, target)
+        return total
+
+    return loss
 
 
 def _eval_architectures(space: SearchSpace, config: TrainConfig) -> list[Architecture]:

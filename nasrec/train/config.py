@@ -45,6 +45,9 @@ class TrainConfig:
     is one global batch of ``batch_size`` rows, shared equally by ``num_workers`` data-parallel workers.
     ``warmup_steps`` / ``path_warmup_steps`` default to 10% / 20% of the run (the reference's W = T/10 and
     roughly its K = 15000 of 71626 steps).
+    Supernet steps train one ``sampler`` path, or with ``sandwich_paths`` n > 0 the sandwich rule: the
+    largest path, the smallest and n sampled ones on the same batch, the others learning the largest
+    path's predictions when ``distill`` (in-place distillation).
     """
 
     steps: int | None = None
@@ -58,6 +61,8 @@ class TrainConfig:
     warmup_steps: int | None = None
     path_warmup_steps: int | None = None
     sampler: str = "single-op-any-connection"
+    sandwich_paths: int = 0
+    distill: bool = True
     grad_clip: float | None = 5.0
     weight_decay: float = 0.0
     shuffle: bool = True
@@ -107,8 +112,8 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be >= 0, got {value}")
         if self.min_lr < 0 or self.min_lr >= self.lr:
             raise ConfigError(f"min_lr must be in [0, lr={self.lr}), got {self.min_lr}")
-        if self.weight_decay < 0 or self.max_failures < 0 or self.eval_paths < 1:
-            raise ConfigError("weight_decay and max_failures must be >= 0 and eval_paths >= 1")
+        if min(self.weight_decay, self.max_failures, self.sandwich_paths) < 0 or self.eval_paths < 1:
+            raise ConfigError("weight_decay, max_failures, sandwich_paths must be >= 0, eval_paths >= 1")
         if self.optimizer not in OPTIMIZERS:
             raise ConfigError(f"unknown optimizer {self.optimizer!r}; choose one of {list(OPTIMIZERS)}")
         if self.sampler not in SAMPLERS:

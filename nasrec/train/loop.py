@@ -53,6 +53,8 @@ class TrainTask:
     trainable: None trains every dense parameter that requires grad, and the embeddings. A list trains
                those parameters only: the embeddings get no optimizer and keep their lr. ``forward`` must
                then keep gradients away from the rest (fbgemm updates its tables inside ``backward``).
+    loss:      ``(model, batch, step, rng) -> scalar loss`` when a step is more than the BCE of one
+               ``forward`` (the supernet's sandwich rule); None: BCE-with-logits of ``forward``.
     """
 
     model: Any
@@ -60,6 +62,7 @@ class TrainTask:
     validate: Callable[[Any, Any], dict[str, Any]] | None
     metadata: dict[str, Any]
     trainable: list[Any] | None = None
+    loss: Callable[[Any, Batch, int, np.random.Generator], Any] | None = None
 
     def optimizers(self, config: TrainConfig, total: int) -> Optimizers:
         """The optimizers of a ``total``-step run of this task."""
@@ -114,8 +117,10 @@ def train_step(
     if sync is not None:
         sync.begin(batch.sparse)
         local = comm.local_batch(batch)  # type: ignore[union-attr]
-    logits = task.forward(task.model, local, step, rng)
-    loss = F.binary_cross_entropy_with_logits(logits, local.labels)
+    if task.loss is not None:
+        loss = task.loss(task.model, local, step, rng)
+    else:
+        loss = F.binary_cross_entropy_with_logits(task.forward(task.model, local, step, rng), local.labels)
     loss.backward()
     if sync is not None:
         sync.backward()

@@ -142,3 +142,25 @@ def test_invalid_paths_are_rejected(supernet: SuperNet, full_space) -> None:  # 
         supernet(batch, SupernetPath(path.blocks[:-1]))
     with pytest.raises(ConfigError, match="unknown"):
         PathSampler(full_space, "random-walk")
+
+
+def test_sandwich_draws_the_largest_the_smallest_and_sampled_paths(full_space) -> None:  # noqa: ANN001
+    sampler = PathSampler(full_space)
+    largest, smallest, *sampled = sampler.sandwich(np.random.default_rng(2), step=0, sampled=2)
+    assert largest == full_path(full_space) and len(sampled) == 2
+    for block in smallest.blocks:
+        assert block is not None
+        assert block.dense_width == min(full_space.dense_widths)
+        assert block.sparse_width == min(full_space.sparse_widths)
+        assert len(block.dense_ops) == len(block.sparse_ops) == 1
+        assert not block.fm and not block.dense_to_sparse
+    again = sampler.sandwich(np.random.default_rng(2), step=0, sampled=2)
+    assert again == [largest, smallest, *sampled]
+
+
+def test_forward_paths_is_forward_of_each_path(supernet: SuperNet, full_space) -> None:  # noqa: ANN001
+    batch = tiny_batch(dtype=torch.float32)
+    paths = PathSampler(full_space).sandwich(np.random.default_rng(3), step=0, sampled=1)
+    together = supernet.forward_paths(batch.dense, batch.sparse, paths)
+    for path, logits in zip(paths, together, strict=True):
+        torch.testing.assert_close(logits, supernet(batch, path))
