@@ -4,7 +4,7 @@
 
 Layout, top to bottom: the raw inputs (candidate 0), block 0 .. block n-1, the head. Every box
 shows its ops with their widths (dense width D, sparse tokens T) and merge flags (FM, DS). Dense
-connections are arcs on the left of the boxes (``left`` / ``right`` operands of gating and sum are
+connections are arcs on the left of the boxes (``left`` / ``right`` operands of gating, sum, cross are
 labelled L / R), sparse connections arcs on the right. What cannot reach the head (per-stream
 liveness, ``nasrec.space.liveness``) is grey: dead blocks, unused ops and their inputs; pruned
 blocks of a canonical form (``null``) are grey boxes without connections.

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from nasrec.data.schema import DatasetSchema
 from nasrec.errors import ConfigError
-from nasrec.space.architecture import Architecture, Block
+from nasrec.space.architecture import BINARY_OPS, Architecture, Block
 from nasrec.space.model_config import ModelConfig
 from nasrec.space.ops import ATTENTION_HEADS, dot_pairs, dot_tokens
 
@@ -47,7 +47,7 @@ class OpCost:
     """Cost of one live op per example.
 
     block:  block index, or None for the head
-    op:     fc, dot, gating, sum, efc, attention, fm, dense_to_sparse or head
+    op:     fc, dot, gating, sum, cross, efc, attention, fm, dense_to_sparse or head
     stream: "dense" / "sparse" (the branch it runs on), "merge" (fm, dense_to_sparse) or "head"
     layernorm: elements normalised (LAYERNORM_FLOPS each)
     elementwise: (kind, elements) done by a vector unit: relu, sigmoid, mul, add, softmax (free in FLOPs)
@@ -189,13 +189,17 @@ def _dense_op(i: int, b: Block, dense_w: list[int], sparse_t: list[int], ln: boo
         if pairs != d:
             layers.linear("out_proj", pairs, d, norm=False)
         layers.layernorm(d)  # applies even when R is skipped
-    elif op in ("gating", "sum"):
+    elif op in BINARY_OPS:
         left, right = _need(b.left, i, "left"), _need(b.right, i, "right")
         w = max(dense_w[left], dense_w[right])
         if op == "gating":
             layers.biased("gate", w, w)
             layers.vector("sigmoid", w)
             layers.vector("mul", w)
+        elif op == "cross":
+            layers.biased("cross", w, w)
+            layers.vector("mul", w)  # x_0 * (W x_l + b)
+            layers.vector("add", w)  # + x_l
         else:
             layers.vector("add", w)
         if w != d:

@@ -81,6 +81,18 @@ def efc(
     return torch.relu(linear_ln(tokens, weight, bias, ln_weight, ln_bias))
 
 
+def cross(x0: Tensor, xl: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+    """DCNv2 cross layer ``x0 * (W xl + b) + xl``. x0: B x w0, xl: B x wl, W: w0 x wl -> B x max(w0, wl).
+
+    The narrower of the product and ``xl`` is zero-padded. The standalone op pads both operands to
+    one width w first (W: w x w); the supernet passes them unpadded with ``W[:w0, :wl]``: padded rows
+    of W multiply a zero ``x0`` entry and padded columns a zero ``xl`` entry, so both give the same.
+    """
+    product = x0 * linear(xl, weight, bias)
+    width = max(product.shape[1], xl.shape[1])
+    return pad_to(product, width) + pad_to(xl, width)
+
+
 def dot_interaction(u: Tensor, tokens: Tensor, tril_index: Tensor) -> Tensor:
     """Strictly-lower triangle of the Gram matrix of ``[u; tokens]``, row-major.
 

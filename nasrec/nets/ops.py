@@ -148,6 +148,30 @@ class Sum(nn.Module):
         return self.out_proj(fn.pad_right(left, self.left_pad) + fn.pad_right(right, self.right_pad))
 
 
+class Cross(nn.Module):
+    """Cross (DCNv2's cross layer): ``LN(R (left * (W right + b) + right))`` after zero-padding both
+    to w = max(wl, wr); left plays x_0, right x_l.
+
+    left: B x wl, right: B x wr -> B x D. W: w x w with bias always; R: D x w (skipped when w == D;
+    LN still applies).
+    """
+
+    def __init__(self, left_dim: int, right_dim: int, out_dim: int, *, layernorm: bool) -> None:
+        super().__init__()
+        self.width = max(left_dim, right_dim)
+        self.left_pad, self.right_pad = self.width - left_dim, self.width - right_dim
+        self.linear = LinearLN(self.width, self.width, layernorm=False, bias=True)
+        self.out_proj = LinearLN(
+            self.width, out_dim, layernorm=layernorm, skip=self.width == out_dim, ln_when_skipped=True
+        )
+
+    def forward(self, left: Tensor, right: Tensor) -> Tensor:
+        weight = self.linear.weight
+        assert weight is not None
+        x0, xl = fn.pad_right(left, self.left_pad), fn.pad_right(right, self.right_pad)
+        return self.out_proj(fn.cross(x0, xl, weight, self.linear.bias))
+
+
 class EFC(nn.Module):
     """EFC (embedded FC): token-axis linear N -> T, LN over tokens, relu. B x E x N -> B x E x T."""
 

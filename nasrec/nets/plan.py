@@ -14,7 +14,7 @@ from typing import Any
 from nasrec.data.schema import DatasetSchema
 from nasrec.errors import ConfigError
 from nasrec.nets.paths import SupernetPath
-from nasrec.space import Architecture, Block, BlockLiveness
+from nasrec.space import BINARY_OPS, Architecture, Block, BlockLiveness
 from nasrec.space.model_config import ModelConfig
 
 __all__ = ["BlockPlan", "CandidateShape", "SubNetPlan", "plan_subnet"]
@@ -93,7 +93,7 @@ class BlockPlan:
             elif b.dense_op == "dot":
                 args = (self.dense_in(), self.dense_pieces(), self.sparse_in(), self.sparse_pieces(), d)
                 out["dot"] = ("dot", args)
-            elif b.dense_op in ("gating", "sum"):
+            elif b.dense_op in BINARY_OPS:
                 out[b.dense_op] = (b.dense_op, (*self.operand_widths(), d))
             else:
                 raise ConfigError(f"block {self.index}: unknown dense op {b.dense_op!r}")

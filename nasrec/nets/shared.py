@@ -370,6 +370,36 @@ class SharedSum(nn.Module):
         return _apply(fn.pad_to(left, w) + fn.pad_to(right, w), *self._weight(w, d))
 
 
+class SharedCross(nn.Module):
+    """Cross: W Wmax x Wmax (+ bias), R Dmax x Wmax; sliced W[:w, :w], R[:d, :w]."""
+
+    def __init__(self, bounds: Bounds, *, layernorm: bool) -> None:
+        super().__init__()
+        w_max = bounds.operand[-1]
+        self.w = GridWeight(bounds.operand_cuts, bounds.operand_cuts, w_max)
+        self.w_bias = _param(w_max)
+        uniform_(self.w_bias, w_max)
+        self.r = GridWeight(bounds.dense_cuts, bounds.operand_cuts, w_max)
+        self.r_out = OutputNorm(bounds.d_max, layernorm=layernorm, fan_in=w_max)
+
+    def _out(self, w: int, d: int) -> tuple[Tensor | None, dict[str, Tensor | None]]:
+        skip = w == d
+        return (None if skip else self.r.get(d, w)), self.r_out.sliced(d, projected=not skip)
+
+    def export(self, wl: int, wr: int, d: int) -> dict[str, Tensor]:
+        w = max(wl, wr)
+        state = {"linear.weight": self.w.get(w, w), "linear.bias": self.w_bias[:w]}
+        state.update(_linear_state("out_proj.", *self._out(w, d)))
+        return state
+
+    def forward(self, left: Tensor, right: Tensor, d: int) -> Tensor:
+        # The standalone op's padded rows of W meet zeros of x_0 (left), its padded columns zeros of
+        # x_l (right): W[:wl, :wr] gives exactly its result (``fn.cross``) and only that slice trains.
+        wl, wr = left.shape[1], right.shape[1]
+        crossed = fn.cross(left, right, self.w.get(wl, wr), _rows(self.w_bias, wl))
+        return _apply(crossed, *self._out(crossed.shape[1], d))
+
+
 class SharedEFC(nn.Module):
     """EFC: W Tmax x (sparse pieces), LN / bias over Tmax tokens."""
 

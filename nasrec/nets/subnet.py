@@ -25,6 +25,7 @@ from nasrec.nets.ops import (
     EFC,
     FC,
     Attention,
+    Cross,
     DenseToSparse,
     DotProduct,
     FMMerge,
@@ -33,7 +34,7 @@ from nasrec.nets.ops import (
     Sum,
 )
 from nasrec.nets.plan import BlockPlan, plan_subnet
-from nasrec.space import Architecture
+from nasrec.space import BINARY_OPS, Architecture
 from nasrec.space.model_config import ModelConfig
 
 
@@ -53,7 +54,7 @@ class SubNetBlock(nn.Module):
         dense_op = b.dense_op if live.dense_op else None
         reads_dense = dense_op in ("fc", "dot")
         reads_sparse = live.sparse_op or dense_op == "dot"
-        binary = dense_op in ("gating", "sum")
+        binary = dense_op in BINARY_OPS
         # Positions in the list of computed candidates; genes of dead ops are never read (kept as
         # [0] so that TorchScript infers List[int]).
         self.dense_inputs = [compact[c] for c in b.dense_inputs or ()] if reads_dense else [0]
@@ -64,6 +65,7 @@ class SubNetBlock(nn.Module):
         self.dot: DotProduct | None = None
         self.gating: SigmoidGating | None = None
         self.sum: Sum | None = None
+        self.cross: Cross | None = None
         self.efc: EFC | None = None
         self.attention: Attention | None = None
         self.fm: FMMerge | None = None
@@ -79,6 +81,8 @@ class SubNetBlock(nn.Module):
                 self.gating = SigmoidGating(*plan.operand_widths(), d, layernorm=ln)
             elif b.dense_op == "sum":
                 self.sum = Sum(*plan.operand_widths(), d, layernorm=ln)
+            elif b.dense_op == "cross":
+                self.cross = Cross(*plan.operand_widths(), d, layernorm=ln)
         if live.sparse_op:
             if b.sparse_op == "efc":
                 self.efc = EFC(plan.sparse_in(), plan.sparse_width, layernorm=ln)
@@ -110,6 +114,8 @@ class SubNetBlock(nn.Module):
             dense = self.gating(dense_list[self.left], dense_list[self.right])
         if self.sum is not None:
             dense = self.sum(dense_list[self.left], dense_list[self.right])
+        if self.cross is not None:
+            dense = self.cross(dense_list[self.left], dense_list[self.right])
         sparse = empty
         if self.efc is not None:
             sparse = self.efc(self._sparse_input(sparse_list))

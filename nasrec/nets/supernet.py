@@ -28,6 +28,7 @@ from nasrec.nets.shared import (
     Bounds,
     Piece,
     SharedAttention,
+    SharedCross,
     SharedDenseToSparse,
     SharedDot,
     SharedEFC,
@@ -51,6 +52,7 @@ class SuperNetBlock(nn.Module):
             "dot": lambda: SharedDot(bounds, index, layernorm=ln),
             "gating": lambda: SharedGating(bounds, layernorm=ln),
             "sum": lambda: SharedSum(bounds, layernorm=ln),
+            "cross": lambda: SharedCross(bounds, layernorm=ln),
             "efc": lambda: SharedEFC(bounds, index, layernorm=ln),
             "attention": lambda: SharedAttention(bounds, index, layernorm=ln),
         }

@@ -7,7 +7,7 @@ and sparse outputs.
 
 Which genes matter depends on the ops:
     dense_inputs        read by "fc" and "dot"
-    left, right         read by the binary ops "gating" and "sum"
+    left, right         read by the binary ops "gating", "sum" and "cross"
     sparse_inputs       read by the sparse op, and by "dot"
 In a canonical architecture (``canonical()``, per-stream liveness of docs/operators.md), genes with
 no effect are ``None``, merge flags with no effect are ``False`` and blocks that cannot reach the head
@@ -27,9 +27,9 @@ from nasrec.space.liveness import BlockLiveness, block_liveness
 if TYPE_CHECKING:
     from nasrec.space.space import SearchSpace
 
-DENSE_OPS = ("fc", "dot", "gating", "sum")
+DENSE_OPS = ("fc", "dot", "gating", "sum", "cross")
 SPARSE_OPS = ("efc", "attention")
-BINARY_OPS = ("gating", "sum")
+BINARY_OPS = ("gating", "sum", "cross")
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,8 @@ class Block:
     sparse_width:  T, the number of sparse output tokens (before dense-to-sparse tokens)
     dense_inputs:  sorted candidate indices concatenated on the feature axis (fc, dot)
     sparse_inputs: sorted candidate indices concatenated on the token axis (sparse op, dot)
-    left, right:   candidate indices of the binary ops' two dense operands (may be equal)
+    left, right:   candidate indices of the binary ops' two dense operands (may be equal; cross reads
+                   left as its x_0 and right as its x_l)
     dense_to_sparse: append the dense output, projected to 8 tokens, to the sparse output
     fm:            add a projected factorization-machine term of the sparse output to the dense output
     """

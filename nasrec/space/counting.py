@@ -69,7 +69,8 @@ def _block_zeta(space: SearchSpace, i: int) -> dict[int, np.ndarray]:
     m = dense_allowed.astype(object)
     nd, ns, nsop = len(space.dense_widths), len(space.sparse_widths), len(space.sparse_ops)
     ops = set(space.dense_ops)
-    no_dot = nd * (("fc" in ops) * d_sets + ("gating" in ops) * m * m + ("sum" in ops) * (m * (m + 1) // 2))
+    ordered_pairs = (("gating" in ops) + ("cross" in ops)) * m * m  # left/right matter; sum's do not
+    no_dot = nd * (("fc" in ops) * d_sets + ordered_pairs + ("sum" in ops) * (m * (m + 1) // 2))
     dot = ("dot" in ops) * nd * d_sets * s_sets
     sparse = ns * nsop * s_sets
     both = no_dot * sparse + dot * ns * nsop  # dot shares its sparse inputs with the sparse op

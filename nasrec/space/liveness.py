@@ -14,7 +14,7 @@ so, walking from the last block backwards,
     ds   live       <=>  ds and sparse output live
 
 and a live op makes the streams it reads live: fc -> dense of dense_inputs; dot -> dense of
-dense_inputs and sparse of sparse_inputs; gating/sum -> dense of left and right; the sparse op ->
+dense_inputs and sparse of sparse_inputs; gating/sum/cross -> dense of left and right; the sparse op ->
 sparse of sparse_inputs. Raw inputs (candidate 0) are always available.
 """
 

@@ -14,6 +14,7 @@ from nasrec.space import load_space, sample_architecture
 from tests.support.needs import reference_config
 
 runner = CliRunner()
+BASELINES = Path(__file__).resolve().parents[2] / "search_spaces" / "baselines"
 
 
 def _reference_file(name: str) -> Path:
@@ -53,6 +54,26 @@ def test_arch_info_for_a_nasrec_file(tmp_path: Path) -> None:
     assert info["blocks_alive"] == list(arch.alive_blocks())
     text = runner.invoke(arch_app, ["info", str(path), "--shape", "3,10"])
     assert text.exit_code == 0 and "FLOPs" in text.stdout and "head" in text.stdout
+
+
+def test_arch_info_sizes_the_dcnv2_baseline_near_dlrm() -> None:
+    """The DCNv2 baseline competes at DLRM's cost on the Criteo schema (E = 16, LayerNorm on)."""
+    info = {}
+    for name in ("dcnv2", "dlrm"):
+        result = runner.invoke(
+            arch_app, ["info", str(BASELINES / f"{name}.json"), "--shape", "13,26", "--json"]
+        )
+        assert result.exit_code == 0, result.output
+        info[name] = json.loads(result.stdout)
+    assert 0.8 < info["dcnv2"]["flops"] / info["dlrm"]["flops"] < 1.2
+    assert [op["op"] for op in info["dcnv2"]["ops"] if op["stream"] == "dense"] == [
+        "dot",
+        "cross",
+        "cross",
+        "cross",
+        "fc",
+        "fc",
+    ]
 
 
 def test_arch_info_errors(tmp_path: Path) -> None:

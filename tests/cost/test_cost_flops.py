@@ -153,6 +153,28 @@ def test_binary_ops_and_merges_by_hand() -> None:
     assert s.flops == 8 * 4 and s.params == 8 * 4 + 4
 
 
+def test_cross_by_hand() -> None:
+    # block 1: cross(x_0 = raw dense, 2 wide; x_l = block 0, 8 wide) -> both padded to w = 8
+    two = Architecture(
+        (
+            Block("fc", "efc", 8, 2, (0,), (0,), 0, 0, False, False),
+            Block("cross", "efc", 4, 2, None, (1,), 0, 1, False, False),
+        )
+    )
+    cross = {(c.block, c.op): c for c in op_costs(two, TINY, NO_LN)}[(1, "cross")]
+    # W 8 x 8 (bias always), R 8 -> 4 (bias without LN)
+    assert [(g.name, g.inputs, g.outputs) for g in cross.gemms] == [("cross", 8, 8), ("out_proj", 8, 4)]
+    assert cross.flops == 8 * 8 + 8 * 4 and cross.params == (8 * 8 + 8) + (8 * 4 + 4)
+    assert cross.elementwise == (("mul", 8), ("add", 8))  # x_0 * (W x_l + b), + x_l: free in FLOPs
+    with_ln = {(c.block, c.op): c for c in op_costs(two, TINY, LN)}[(1, "cross")]
+    assert with_ln.flops == 8 * 8 + 8 * 4 + 5 * 4 and with_ln.params == (8 * 8 + 8) + 8 * 4 + 2 * 4
+    # d == w skips R; the LN stays
+    same = Architecture((two.blocks[0], two.blocks[1].with_(dense_width=8)))  # type: ignore[union-attr]
+    skipped = {(c.block, c.op): c for c in op_costs(same, TINY, LN)}[(1, "cross")]
+    assert [g.name for g in skipped.gemms] == ["cross"]
+    assert skipped.flops == 8 * 8 + 5 * 8 and skipped.params == (8 * 8 + 8) + 2 * 8
+
+
 def test_sampled_architectures_cost_only_their_live_part() -> None:
     space = load_space("nasrec_full")
     rng = np.random.default_rng(0)

@@ -22,7 +22,13 @@ BATCH = 2
 
 
 def _cases() -> list[tuple[str, int]]:
-    return [("nasrec_small", 0), ("nasrec_full", 0), ("nasrec_full", 1), ("nasrec_full", 2)]
+    return [
+        ("nasrec_small", 0),
+        ("nasrec_full", 0),
+        ("nasrec_full", 1),
+        ("nasrec_full", 2),
+        ("nasrec_cross", 0),
+    ]
 
 
 @pytest.mark.parametrize(("space_name", "seed"), _cases())

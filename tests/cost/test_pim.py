@@ -152,6 +152,22 @@ def test_a_chain_costs_the_sum_of_its_layers() -> None:
     assert [op.op for op in cost.ops] == ["embeddings", "fc", "fc", "head"]
 
 
+def test_a_cross_layer_is_a_matmul_and_two_vector_ops() -> None:
+    # cross(x_0 = block 0, x_l = block 0), 64 wide: W 64 x 64 on crossbars, x_0 * (.) and + x_l on the
+    # vector unit; R is skipped (w == d)
+    cross = Block("cross", None, 64, None, None, None, 1, 1, False, False)
+    arch = Architecture((_fc(64, (0,)), cross, _fc(16, (2,))))
+    cost = pim_cost(arch, DatasetSchema.of_shape(13, [5] * 4), NO_LN)
+    op = next(op for op in cost.ops if op.op == "cross")
+    expected = [
+        static_mvm(ISAAC, "cross", inputs=64, outputs=64, w_bits=8, a_bits=8),
+        vector_work(ISAAC, "mul", 64),
+        vector_work(ISAAC, "add", 64),
+    ]
+    assert list(op.parts) == expected
+    assert op.macs == 64 * 64 and cost.critical_path == (0, 1, 2)
+
+
 def test_latency_is_the_critical_path_not_the_sum() -> None:
     # blocks 0 and 1 both read the raw input; block 2 reads both: only the slower one is on the path
     wide, narrow = _fc(1024, (0,)), _fc(16, (0,))
@@ -222,7 +238,7 @@ def test_embedding_bits_count_when_a_row_overflows() -> None:
 
 # ---- monotonicity on random architectures --------------------------------------------------------------
 
-SPACES = ("nasrec_small", "nasrec_full")
+SPACES = ("nasrec_small", "nasrec_full", "nasrec_cross")
 ARCHS_PER_SPACE = 12
 
 

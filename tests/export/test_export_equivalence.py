@@ -1,7 +1,8 @@
 """The exported TorchScript and ONNX models compute what the trained SubNet computes, on real Criteo rows.
 
-Cases: both reference Criteo configs and random architectures of both spaces, LayerNorm on and off, each
-trained a few steps with fbgemm embeddings. The artifacts are read back from the bundle's files.
+Cases: both reference Criteo configs, random architectures of both reference spaces and the DCNv2 baseline
+(three cross layers), LayerNorm on and off, each trained a few steps with fbgemm embeddings. The artifacts
+are read back from the bundle's files.
 
 Tolerance: 1e-5 (absolute + relative). Without LayerNorm, activations reach the hundreds and float32
 itself is not that exact: PyTorch's own logits then sit ~1e-4 from a float64 evaluation, and so do
@@ -37,6 +38,8 @@ CASES = [
     ("nasrec_small-12", False),
     ("nasrec_full-21", True),
     ("nasrec_full-22", False),
+    ("baseline-dcnv2", True),
+    ("baseline-dcnv2", False),
 ]
 
 
@@ -46,6 +49,10 @@ def case_arch(case: str) -> tuple[Any, str]:
     kind, _, arg = case.partition("-")
     if kind == "ref":
         return reference_arch(arg)
+    if kind == "baseline":
+        from nasrec.search.finalize import load_baseline
+
+        return load_baseline(arg)[0], "nasrec_cross"  # dcnv2's ops are nasrec_cross's (cross included)
     return sample_architecture(load_space(kind), np.random.default_rng(int(arg))), kind
 
 

@@ -20,7 +20,7 @@ ARCHS_PER_SPACE = 50
 
 
 @pytest.mark.parametrize("layernorm", [True, False], ids=["ln", "no-ln"])
-@pytest.mark.parametrize("space_name", ["nasrec_small", "nasrec_full"])
+@pytest.mark.parametrize("space_name", ["nasrec_small", "nasrec_full", "nasrec_cross"])
 def test_supernet_path_equals_inherited_subnet(space_name: str, layernorm: bool) -> None:
     torch.manual_seed(0)
     space = load_space(space_name)
@@ -29,8 +29,10 @@ def test_supernet_path_equals_inherited_subnet(space_name: str, layernorm: bool)
     randomize_(supernet, seed=1, scale=1.0 if layernorm else 0.3)
     batch = tiny_batch(size=8)
     rng = np.random.default_rng(2)
+    live_dense_ops = set()
     for k in range(ARCHS_PER_SPACE):
         arch = sample_architecture(space, rng)
+        live_dense_ops |= {b.dense_op for b in arch.canonical().blocks if b is not None}
         expected = supernet(batch, arch)
         subnet = inherit_subnet(supernet, arch)
         assert subnet.model.layernorm is layernorm
@@ -39,14 +41,16 @@ def test_supernet_path_equals_inherited_subnet(space_name: str, layernorm: bool)
         torch.testing.assert_close(got, expected, rtol=1e-9, atol=1e-9)
         if k % 10 == 0:  # the canonical form is the same network
             torch.testing.assert_close(supernet(batch, arch.canonical()), expected, rtol=1e-12, atol=1e-12)
+    assert set(space.dense_ops) <= live_dense_ops  # every dense op of the space was checked
 
 
+@pytest.mark.parametrize("space_name", ["nasrec_full", "nasrec_cross"])
 @pytest.mark.parametrize("num_dense", [0, 1, 16])
-def test_equivalence_with_unusual_raw_widths(num_dense: int) -> None:
+def test_equivalence_with_unusual_raw_widths(num_dense: int, space_name: str) -> None:
     """No dense features, one (Avazu's), or as many as the embedding dim (Dot-Product skips P)."""
     torch.manual_seed(0)
     schema = DatasetSchema.of_shape(num_dense, [6, 9, 4])
-    space = load_space("nasrec_full")
+    space = load_space(space_name)
     supernet = SuperNet(schema, space, embedding_backend="torch").double()
     randomize_(supernet, seed=3)
     batch = tiny_batch(schema, size=5, seed=4)
@@ -56,9 +60,10 @@ def test_equivalence_with_unusual_raw_widths(num_dense: int) -> None:
         torch.testing.assert_close(inherit_subnet(supernet, arch)(batch), supernet(batch, arch))
 
 
-def test_float32_equivalence_within_1e5() -> None:
+@pytest.mark.parametrize("space_name", ["nasrec_full", "nasrec_cross"])
+def test_float32_equivalence_within_1e5(space_name: str) -> None:
     torch.manual_seed(0)
-    space = load_space("nasrec_full")
+    space = load_space(space_name)
     supernet = SuperNet(TINY, space, embedding_backend="torch")
     randomize_(supernet, seed=6)
     batch = tiny_batch(size=8, dtype=torch.float32)
@@ -69,7 +74,7 @@ def test_float32_equivalence_within_1e5() -> None:
         assert diff < 1e-5
 
 
-@pytest.mark.parametrize("space_name", ["nasrec_small", "nasrec_full"])
+@pytest.mark.parametrize("space_name", ["nasrec_small", "nasrec_full", "nasrec_cross"])
 def test_only_live_ops_take_part(space_name: str) -> None:
     """Dead blocks and inactive ops get no gradient: the supernet never computes them."""
     torch.manual_seed(0)

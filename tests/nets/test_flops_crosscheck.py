@@ -40,7 +40,7 @@ def measured_macs(net: SubNet, schema: DatasetSchema) -> int:
     return total // 2 // BATCH
 
 
-@pytest.mark.parametrize("space_name", ["nasrec_small", "nasrec_full"])
+@pytest.mark.parametrize("space_name", ["nasrec_small", "nasrec_full", "nasrec_cross"])
 def test_analytic_macs_equal_flop_counter(space_name: str) -> None:
     rng = np.random.default_rng(0)
     space = load_space(space_name)

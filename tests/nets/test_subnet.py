@@ -13,7 +13,7 @@ from nasrec.cost import params
 from nasrec.data.schema import DatasetSchema
 from nasrec.nets import SuperNet, inherit_subnet, inherited_state
 from nasrec.nets.subnet import SubNet
-from nasrec.space import Architecture, load_space, sample_architecture
+from nasrec.space import DENSE_OPS, SPARSE_OPS, Architecture, load_space, sample_architecture
 from nasrec.space.model_config import ModelConfig
 from tests.support.needs import REFERENCE_CONFIGS, missing
 
@@ -26,7 +26,7 @@ def archs(space_name: str, n: int, seed: int) -> list[Architecture]:
     return [sample_architecture(space, rng) for _ in range(n)]
 
 
-@pytest.mark.parametrize("space_name", ["nasrec_small", "nasrec_full"])
+@pytest.mark.parametrize("space_name", ["nasrec_small", "nasrec_full", "nasrec_cross"])
 def test_builds_only_live_blocks_and_ops(space_name: str) -> None:
     for arch in archs(space_name, 8, seed=0):
         for layernorm in (True, False):
@@ -39,8 +39,8 @@ def test_builds_only_live_blocks_and_ops(space_name: str) -> None:
             ):
                 b = arch.blocks[block.index]
                 assert b is not None
-                dense = [n for n in ("fc", "dot", "gating", "sum") if getattr(block, n) is not None]
-                sparse = [n for n in ("efc", "attention") if getattr(block, n) is not None]
+                dense = [n for n in DENSE_OPS if getattr(block, n) is not None]
+                sparse = [n for n in SPARSE_OPS if getattr(block, n) is not None]
                 assert dense == ([b.dense_op] if live.dense_op else [])
                 assert sparse == ([b.sparse_op] if live.sparse_op else [])
                 assert (block.fm is not None) == live.fm

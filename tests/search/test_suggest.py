@@ -8,10 +8,10 @@ import pytest
 
 from nasrec.errors import ConfigError
 from nasrec.search.suggest import architecture_to_params, params_to_architecture, suggest_architecture
-from nasrec.space import Architecture, load_space, sample_architecture
+from nasrec.space import BINARY_OPS, Architecture, load_space, sample_architecture
 
 
-@pytest.mark.parametrize("space_name", ["nasrec_small", "nasrec_full"])
+@pytest.mark.parametrize("space_name", ["nasrec_small", "nasrec_full", "nasrec_cross"])
 def test_round_trip_is_exact(space_name: str) -> None:
     space = load_space(space_name)
     rng = np.random.default_rng(0)
@@ -21,7 +21,7 @@ def test_round_trip_is_exact(space_name: str) -> None:
         assert params_to_architecture(params, space) == arch.canonical()
 
 
-@pytest.mark.parametrize("space_name", ["nasrec_small", "nasrec_full"])
+@pytest.mark.parametrize("space_name", ["nasrec_small", "nasrec_full", "nasrec_cross"])
 def test_any_sampler_params_give_a_valid_canonical_architecture(space_name: str) -> None:
     space = load_space(space_name)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -46,7 +46,7 @@ def test_only_effective_genes_are_suggested() -> None:
             if block is None:
                 assert not names  # pruned blocks have no genes
                 continue
-            binary = block.dense_op in ("gating", "sum")
+            binary = block.dense_op in BINARY_OPS
             assert (f"b{i}_left" in names) == (binary and i > 0)
             assert any(n.startswith(f"b{i}_dense_in_") for n in names) == (
                 block.dense_op in ("fc", "dot") and i > 0

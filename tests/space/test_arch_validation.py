@@ -27,7 +27,7 @@ def _with(block: int, **genes: Any) -> dict[str, Any]:
     [
         (
             _with(2, dense_op="mlp"),
-            "block 2: dense_op: unknown op 'mlp'; the dense ops are fc, dot, gating, sum",
+            "block 2: dense_op: unknown op 'mlp'; the dense ops are fc, dot, gating, sum, cross",
         ),
         (_with(2, dense_op=5), "block 2: dense_op: expected an op name or null, got 5"),
         (_with(2, dense_width=0), "block 2: dense_width: must be a positive integer, got 0"),
@@ -44,6 +44,7 @@ def _with(block: int, **genes: Any) -> dict[str, Any]:
         (_with(2, dense_inputs=[1, 1]), "block 2: dense_inputs: lists a candidate twice"),
         (_with(2, sparse_inputs=[-1]), r"block 2: sparse_inputs: candidate(s) [-1] out of range"),
         (_with(2, left=5), "block 2: left: candidate 5 is out of range; block 2 reads candidates 0..2"),
+        (_with(2, dense_op="cross", left=None, right=1), "block 2: left: the binary op 'cross' needs a left"),
         (_with(2, fm="false"), "block 2: fm: expected true or false, got 'false'"),
         (_with(2, colour="red"), "block 2: unknown keys ['colour']"),
         (_with(6, sparse_op=None, fm=False), "block 6: dense_op/sparse_op: the last block feeds the head"),
@@ -64,7 +65,7 @@ def test_flags_may_be_zero_or_one() -> None:
     assert arch.blocks[2].fm is True and arch.blocks[2].dense_to_sparse is False  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize("space", ["nasrec_small", "nasrec_full"])
+@pytest.mark.parametrize("space", ["nasrec_small", "nasrec_full", "nasrec_cross"])
 def test_sampled_genotypes_and_their_canonical_forms_pass(space: str) -> None:
     rng = np.random.default_rng(3)
     for _ in range(50):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,16 @@ def test_shipped_spaces_match_the_reference() -> None:
         assert space.dense_to_sparse == (False, True) and space.fm == (False, True)
         assert (space.model.embedding_dim, space.model.ds_tokens, space.model.layernorm) == (16, 8, True)
         assert space.input_count == "binomial-0.5"
+
+
+def test_the_cross_space_is_small_plus_cross() -> None:
+    small, cross = load_space("nasrec_small"), load_space("nasrec_cross")
+    assert cross.dense_ops == ("fc", "dot", "cross")
+    assert (
+        dataclasses.replace(cross, name=small.name, description=small.description, dense_ops=small.dense_ops)
+        == small
+    )
+    assert cross.size().raw > small.size().raw
 
 
 def test_size_raw_matches_nasrec_and_canonical_is_smaller() -> None:

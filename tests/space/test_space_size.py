@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from nasrec.space import Architecture, Block, SearchSpace, load_space
+from nasrec.space import BINARY_OPS, Architecture, Block, SearchSpace, load_space
 from nasrec.space.counting import count_canonical, count_raw
 
 
@@ -35,7 +35,7 @@ def _all_blocks(space: SearchSpace, i: int, binary: bool) -> list[Block]:
 
 
 def _brute_force(space: SearchSpace) -> tuple[int, int]:
-    binary = any(op in ("gating", "sum") for op in space.dense_ops)
+    binary = any(op in BINARY_OPS for op in space.dense_ops)
     per_block = [_all_blocks(space, i, binary) for i in range(space.num_blocks)]
     canonical = {Architecture(blocks).canonical() for blocks in itertools.product(*per_block)}
     return math.prod(len(b) for b in per_block), len(canonical)
@@ -63,6 +63,14 @@ def _brute_force(space: SearchSpace) -> tuple[int, int]:
             max_sparse_inputs=1,
         ),
         SearchSpace(
+            name="two_cross",
+            num_blocks=2,
+            dense_ops=("fc", "sum", "cross"),
+            sparse_ops=("efc",),
+            dense_widths=(16,),
+            sparse_widths=(16,),
+        ),
+        SearchSpace(
             name="three_sum",
             num_blocks=3,
             dense_ops=("sum",),
@@ -78,7 +86,7 @@ def _brute_force(space: SearchSpace) -> tuple[int, int]:
 def test_canonical_count_matches_brute_force(space: SearchSpace) -> None:
     raw, canonical = _brute_force(space)
     assert count_canonical(space) == canonical
-    binary = any(op in ("gating", "sum") for op in space.dense_ops)
+    binary = any(op in BINARY_OPS for op in space.dense_ops)
     if binary:
         assert count_raw(space) == raw
 

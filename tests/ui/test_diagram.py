@@ -124,11 +124,20 @@ def test_every_text_is_escaped() -> None:
     assert _groups(root, "block")[0].get("data-dense-op") == evil
 
 
-@pytest.mark.parametrize("name", ["dlrm", "deepfm", "autoint", "mlp", "nasrec_criteo_full"])
+@pytest.mark.parametrize("name", ["dlrm", "deepfm", "autoint", "mlp", "dcnv2", "nasrec_criteo_full"])
 def test_baselines_draw(name: str) -> None:
     data = json.loads((BASELINES / f"{name}.json").read_text())
     root = _parse(architecture_svg(data))
     assert len(_groups(root, "block")) == len(data["blocks"])
+
+
+def test_cross_operands_are_drawn_as_left_and_right() -> None:
+    """DCNv2's stacked cross layers: x_0 (left) is block 0's output every time, x_l (right) the previous."""
+    root = _parse(architecture_svg(json.loads((BASELINES / "dcnv2.json").read_text())))
+    assert [b.get("data-dense-op") for b in _groups(root, "block")][1:4] == ["cross"] * 3
+    edges = _edges(root)
+    assert {e for e in edges if e[0] == "left"} == {("left", 1, t, True) for t in (2, 3, 4)}
+    assert {e for e in edges if e[0] == "right"} == {("right", s, s + 1, True) for s in (1, 2, 3)}
 
 
 def test_sampled_architectures_draw() -> None:
