@@ -45,6 +45,9 @@ class TrainConfig:
     is one global batch of ``batch_size`` rows, shared equally by ``num_workers`` data-parallel workers.
     ``warmup_steps`` / ``path_warmup_steps`` default to 10% / 20% of the run (the reference's W = T/10 and
     roughly its K = 15000 of 71626 steps).
+    Validation: at the end, and every ``validate_every`` steps when given (on ``eval_rows`` val rows; the
+    points are kept as the run's ``history``). With ``patience`` too, the run stops early after that many
+    validations without a lower log loss, and its model and metrics are those of the best validation.
     """
 
     steps: int | None = None
@@ -67,6 +70,8 @@ class TrainConfig:
     eval_rows: int | None = 100_000
     eval_batch_size: int = 4096
     eval_paths: int = 4
+    validate_every: int | None = None
+    patience: int | None = None
     seed: int = 0
     num_workers: int = 1
     cpus_per_worker: float = 1.0
@@ -85,7 +90,7 @@ class TrainConfig:
 
         if self.steps is not None and self.epochs is not None:
             raise ConfigError("give steps or epochs, not both")
-        for name in ("steps", "epochs", "checkpoint_every", "eval_rows", "grad_clip"):
+        for name in ("steps", "epochs", "checkpoint_every", "eval_rows", "grad_clip", "validate_every"):
             positive(name, allow_none=True)
         if self.sampler in SAMPLER_ALIASES:
             object.__setattr__(self, "sampler", SAMPLER_ALIASES[self.sampler])
@@ -109,6 +114,10 @@ class TrainConfig:
             raise ConfigError(f"min_lr must be in [0, lr={self.lr}), got {self.min_lr}")
         if self.weight_decay < 0 or self.max_failures < 0 or self.eval_paths < 1:
             raise ConfigError("weight_decay and max_failures must be >= 0 and eval_paths >= 1")
+        if self.patience is not None and (self.patience < 1 or self.validate_every is None):
+            raise ConfigError(
+                f"patience must be >= 1 and needs validate_every, got patience={self.patience!r}"
+            )
         if self.optimizer not in OPTIMIZERS:
             raise ConfigError(f"unknown optimizer {self.optimizer!r}; choose one of {list(OPTIMIZERS)}")
         if self.sampler not in SAMPLERS:
