@@ -199,7 +199,7 @@ FINETUNE_MAX_EPOCHS = 2.0
 #: Retraining from scratch: one epoch, or up to RETRAIN_MAX_EPOCHS epochs to reach RETRAIN_MIN_STEPS
 #: steps on a small split; early stopping (``FinalizeSpec.patience``) ends it where validation says.
 RETRAIN_MIN_STEPS = 1500
-RETRAIN_MAX_EPOCHS = 30.0
+RETRAIN_MAX_EPOCHS = 3.0
 #: Early-stopping validation points of a retraining run (unless ``finalize.validate_every`` is given).
 RETRAIN_VALIDATIONS = 10
 

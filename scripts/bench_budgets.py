@@ -36,6 +36,7 @@ def main() -> None:
     )
     parser.add_argument("--models", default="mlp,dlrm", help="baselines to retrain ('' skips retraining)")
     parser.add_argument("--skip-supernet", action="store_true")
+    parser.add_argument("--finalize", default="{}", help="JSON merged into the spec's finalize section")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -47,7 +48,7 @@ def main() -> None:
     from nasrec.search.finalize import load_baseline, retrain_config
     from nasrec.search.health import supernet_findings
     from nasrec.search.search import create_search
-    from nasrec.train import forbid_test_split, train_subnet, train_supernet
+    from nasrec.train import evaluate, forbid_test_split, train_subnet, train_supernet
 
     torch.set_num_threads(1)
     dataset = Dataset.open(args.dataset)
@@ -59,7 +60,7 @@ def main() -> None:
         spec["supernet"]["steps"] = args.supernet_steps
     elif args.supernet_epochs:
         spec["supernet"]["epochs"] = args.supernet_epochs
-    spec["finalize"] = {"top_k": 0, "baselines": False}  # the job's retraining defaults
+    spec["finalize"] = {"top_k": 0, "baselines": False, **json.loads(args.finalize)}  # the job's defaults
     out: dict[str, Any] = {"dataset": args.dataset, "train_rows": len(dataset.split("train"))}
     with tempfile.TemporaryDirectory() as tmp:
         search = create_search(spec, storage=f"sqlite:///{tmp}/bench.db", run_dir=Path(tmp) / "run")
@@ -78,9 +79,11 @@ def main() -> None:
             findings = supernet_findings(
                 history, total=config.steps, constant=levels["constant"], se=levels["se"]
             )
+            validation_s = time_supernet_validation(result.checkpoint, search.space, config, dataset)
             out["supernet"] = {
                 "steps": config.steps,
                 "seconds": time.perf_counter() - t0,
+                "validation_seconds": validation_s,
                 "levels": levels,
                 "history": history,
                 "findings": [f.message for f in findings],
@@ -94,6 +97,10 @@ def main() -> None:
                 with forbid_test_split():
                     run = train_subnet(arch, dataset=dataset, model=search.space.model, config=config)
                 m = run.metrics
+                t1 = time.perf_counter()
+                validate = evaluate(run.model, dataset.split("val"), max_rows=config.eval_rows)
+                validation_s = time.perf_counter() - t1
+                test = evaluate(run.model, dataset.split("test"))  # a benchmark: no selection happens here
                 out["retrain"].append(
                     {
                         "model": name,
@@ -103,6 +110,9 @@ def main() -> None:
                         "best_step": m.get("best_step"),
                         "val_logloss": m["logloss"],
                         "val_auc": m["auc"],
+                        "test_logloss": test["logloss"],
+                        "validation_seconds": validation_s,
+                        "validated_rows": validate["rows"],
                         "train_loss": m["train_loss"],
                         "seconds": time.perf_counter() - t0,
                     }
@@ -115,6 +125,19 @@ def main() -> None:
     print_report(out)
 
 
+def time_supernet_validation(checkpoint: Any, space: Any, config: Any, dataset: Any) -> float:
+    """Seconds of one supernet validation point (its fixed paths on its val rows)."""
+    from nasrec.train import evaluate, load_supernet
+    from nasrec.train.api import _eval_architectures
+
+    supernet = load_supernet(checkpoint)
+    t0 = time.perf_counter()
+    for arch in _eval_architectures(space, config):
+        evaluate(supernet, dataset.split("val"), batch_size=config.eval_batch_size, max_rows=config.eval_rows,
+                 arch=arch)  # fmt: skip
+    return time.perf_counter() - t0
+
+
 def one_epoch(config: Any) -> Any:
     """Finalisation's config before early stopping: exactly one epoch, validated once at the end."""
     return config.with_(steps=None, epochs=1.0, validate_every=None, patience=None)
@@ -124,14 +147,14 @@ def print_report(out: dict[str, Any]) -> None:
     b = out["budgets"]
     print(f"dataset {out['dataset']}: {out['train_rows']:,} train rows")
     for name in ("supernet", "finetune", "retrain"):
-        print(
-            f"  {name:9s} {b[name]['steps']:>6,} steps  {b[name]['epochs']:6.2f} epochs  ({b[name]['source']})"
-        )
+        n = b[name]
+        print(f"  {name:9s} {n['steps']:>6,} steps  {n['epochs']:6.2f} epochs  ({n['source']})")
     if "supernet" in out:
         s = out["supernet"]
         lv = s["levels"]
         print(
-            f"supernet: {s['steps']:,} steps in {s['seconds']:.0f} s; "
+            f"supernet: {s['steps']:,} steps in {s['seconds']:.0f} s "
+            f"(one validation point {s['validation_seconds']:.1f} s); "
             f"constant predictor {lv['constant']:.4f}, "
             f"standard error {lv['se']:.4f} on {lv['rows']:,} val rows"
         )
@@ -144,7 +167,8 @@ def print_report(out: dict[str, Any]) -> None:
         best = "" if r["best_step"] is None else f" (best at {r['best_step']:,})"
         print(
             f"retrain {r['model']:7s} {r['protocol']:15s} val_logloss {r['val_logloss']:.4f}  "
-            f"steps {r['steps']:,} of {r['budget']:,}{best}  {r['seconds']:.0f} s"
+            f"test_logloss {r['test_logloss']:.4f}  steps {r['steps']:,} of {r['budget']:,}{best}  "
+            f"{r['seconds']:.0f} s (one validation {r['validation_seconds']:.1f} s)"
         )
 
 

@@ -8,8 +8,9 @@ and one-shot val 0.90, worse than a constant predictor's 0.48; top-5 one-shot sc
 * ``memorising``: at a supernet validation point the val log loss is above its lowest so far by more
   than two standard errors while the train loss fell since that lowest point: the id tables are
   fitting the train rows (memorisation shows on validation first).
-* ``worse_than_constant``: a log loss above a constant predictor's (the train positive rate's): the
-  supernet's, in the second half of its run, or the best one-shot score of the search.
+* ``worse_than_constant`` / ``oneshot_worse_than_constant``: a log loss above a constant predictor's
+  (the train positive rate's): the supernet's, in the second half of its run, or the best one-shot
+  score of the search.
 * ``indistinguishable``: the top candidates' one-shot scores spread by no more than one standard error
   of a log loss on the rows they were scored on: their order is noise.
 
@@ -88,7 +89,7 @@ def ranking_findings(scores: Sequence[float], *, constant: float, se: float, row
     if best > constant:
         found.append(
             Finding(
-                "worse_than_constant",
+                "oneshot_worse_than_constant",
                 f"the best one-shot val log loss {best:.4f} is worse than a constant predictor's "
                 f"{constant:.4f}: the supernet's weights rank nothing",
                 {"best": best, "constant": constant},

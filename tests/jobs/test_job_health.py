@@ -42,17 +42,15 @@ def spec(**supernet: Any) -> dict[str, Any]:
     }  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Any:
+def planted(home: Path, name: str, rows: int) -> Path:
+    """A planted dataset whose teacher leans on first-order and dense terms (learnable from few rows)."""
     from nasrec.data import synthesize
     from nasrec.data.synth import TeacherConfig
 
-    home = tmp_path_factory.mktemp("health_home")
     teacher = TeacherConfig(first_order=2.0, pairwise=0.5, dense_field=0.3, dense_linear=1.0)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("NASREC_HOME", str(home))
-        synthesize("health", rows=3000, seed=0, config=teacher)
-        yield home
+        return Path(synthesize(name, rows=rows, seed=0, config=teacher).path)
 
 
 def run_job(home: Path, job: dict[str, Any]) -> tuple[list[Any], list[tuple[str, dict[str, Any]]]]:
@@ -71,22 +69,35 @@ def run_job(home: Path, job: dict[str, Any]) -> tuple[list[Any], list[tuple[str,
     return events, told
 
 
-def test_a_memorising_supernet_is_warned_about(home: Path) -> None:
-    events, told = run_job(home, spec(epochs=40.0))  # 37 batches an epoch: 1,480 steps
+def test_a_memorising_supernet_is_warned_about(tmp_path: Path) -> None:
+    planted(tmp_path, "health", rows=3000)
+    events, told = run_job(tmp_path, spec(epochs=8.0))  # 37 batches an epoch of 2,400 rows: 296 steps
     warnings = {data["kind"]: message for level, message, data in events if level == "warning"}
     assert "memorising" in warnings, [m for _, m, _ in events]
     assert "the supernet is memorising" in warnings["memorising"]
     assert [info["kind"] for phase, info in told if phase == "warning"] == list(warnings)
     budgets = next(data for _, _, data in events if data.get("kind") == "budgets")
-    assert budgets["supernet"] == {"steps": 1480, "epochs": 40.0, "train_rows": 2400, "batch_size": 64,
+    assert budgets["supernet"] == {"steps": 296, "epochs": 8.0, "train_rows": 2400, "batch_size": 64,
                                    "source": "epochs"}  # fmt: skip
-    assert any(phase == "budgets" and "supernet 1,480 steps" in info["message"] for phase, info in told)
-
-
-def test_the_derived_budget_is_healthy_and_retraining_stops_early(home: Path) -> None:
-    events, told = run_job(home, spec())
-    assert [m for level, m, _ in events if level == "warning"] == []
-    budgets = next(data for _, _, data in events if data.get("kind") == "budgets")
-    assert budgets["supernet"]["source"] == "derived" and budgets["supernet"]["steps"] == 222  # 6 epochs
+    assert any(phase == "budgets" and "supernet 296 steps" in info["message"] for phase, info in told)
+    # retraining says where early stopping ended it
     retrained = [data for _, _, data in events if data.get("kind") == "retrained"]
     assert len(retrained) == 1 and retrained[0]["steps"] <= 40 and "best_step" in retrained[0]
+
+
+def test_a_supernet_at_the_derived_budget_of_a_larger_set_is_healthy(tmp_path: Path) -> None:
+    """12k rows: the derived budget (6 epochs) learns, and its validation points raise no finding."""
+    from nasrec.search import create_search
+    from nasrec.search.health import supernet_findings
+
+    path = planted(tmp_path, "healthy", rows=12_000)
+    job = {**spec(batch_size=256, lr=0.05), "dataset": str(path)}
+    search = create_search(job, storage=f"sqlite:///{tmp_path / 'db.sqlite'}", run_dir=tmp_path / "run")
+    assert search.budgets()["supernet"].steps == 222 and search.supernet_config().validate_every == 27
+    with search.torch_threads():
+        search.train_supernet()
+    metrics = search.study.user_attrs["nasrec_supernet_metrics"]
+    levels = search.reference_levels(search.supernet_val_rows())
+    assert len(metrics["history"]) == 9 and metrics["logloss"] < levels["constant"] - 0.05
+    found = supernet_findings(metrics["history"], total=222, constant=levels["constant"], se=levels["se"])
+    assert found == []

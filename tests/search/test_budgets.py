@@ -45,7 +45,9 @@ def test_derived_supernet_budget_fits_small_demo_and_huge_splits() -> None:
     demo = SupernetSpec().budget(DEMO_TRAIN_ROWS)
     assert demo.steps == 1562 and demo.epochs == pytest.approx(1.0)  # the old default was 1,500 steps
     huge = SupernetSpec().budget(HUGE_TRAIN_ROWS)
-    assert huge.steps == rules.SUPERNET_MAX_STEPS and huge.epochs > 1.0  # not 5% of an epoch
+    assert huge.steps == 15625 and huge.epochs == pytest.approx(1.0)  # a whole epoch, not 5% of one
+    huger = SupernetSpec().budget(100 * HUGE_TRAIN_ROWS)  # the cap bounds a search's wall time
+    assert huger.steps == rules.SUPERNET_MAX_STEPS
     middle = SupernetSpec().budget(100_000)  # 195 batches: the floor of steps, within the epoch cap
     assert middle.steps == rules.SUPERNET_MIN_STEPS
 

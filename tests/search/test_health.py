@@ -73,5 +73,5 @@ def test_top_scores_within_a_standard_error_are_indistinguishable() -> None:
 
 def test_one_shot_scores_worse_than_constant() -> None:
     found = ranking_findings([0.90, 0.95], constant=0.48, se=0.005, rows=400)
-    assert [f.kind for f in found] == ["worse_than_constant"]
+    assert [f.kind for f in found] == ["oneshot_worse_than_constant"]
     assert "0.9000" in found[0].message and "0.4800" in found[0].message

@@ -20,7 +20,7 @@ EPOCH = 9  # 2,400 train rows in batches of 256
 
 def config(**changes: Any) -> TrainConfig:
     """Long enough at a high lr that the tiny model overfits its 2,400 rows: val turns up, the run stops."""
-    base = TrainConfig(steps=40 * EPOCH, batch_size=256, lr=0.3, sparse_lr=0.5, warmup_steps=0,
+    base = TrainConfig(steps=40 * EPOCH, batch_size=256, lr=0.05, sparse_lr=0.1, warmup_steps=0,
                        checkpoint_every=None, keep_checkpoints=2, log_every=EPOCH, eval_rows=None,
                        validate_every=EPOCH, patience=2)  # fmt: skip
     return base.with_(**changes)
