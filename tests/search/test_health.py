@@ -75,3 +75,20 @@ def test_one_shot_scores_worse_than_constant() -> None:
     found = ranking_findings([0.90, 0.95], constant=0.48, se=0.005, rows=400)
     assert [f.kind for f in found] == ["oneshot_worse_than_constant"]
     assert "0.9000" in found[0].message and "0.4800" in found[0].message
+
+
+def test_the_command_line_prints_budgets_and_warnings_as_lines() -> None:
+    import io
+
+    from rich.console import Console
+
+    from nasrec.search.cli import phase_progress
+
+    out = io.StringIO()
+    console = Console(file=out, width=200, force_terminal=False)
+    with phase_progress(console) as update:
+        update("budgets", 0, 0, {"message": "budgets: supernet 84 steps (6.00 epochs, derived)"})
+        update("warning", 0, 0, {"message": "the supernet is memorising: [step 560]", "kind": "memorising"})
+    text = out.getvalue()
+    assert "budgets: supernet 84 steps (6.00 epochs, derived)" in text
+    assert "warning: the supernet is memorising: [step 560]" in text  # markup in a message is escaped
