@@ -201,7 +201,7 @@ FINETUNE_MAX_EPOCHS = 2.0
 RETRAIN_MIN_STEPS = 1500
 RETRAIN_MAX_EPOCHS = 3.0
 #: Early-stopping validation points of a retraining run (unless ``finalize.validate_every`` is given).
-RETRAIN_VALIDATIONS = 10
+RETRAIN_VALIDATIONS = 5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -399,7 +399,7 @@ class FinalizeSpec(_Model):
     lr: PositiveFloat = 0.05
     baselines: bool | list[str] = True
     val_rows: PositiveInt | None = None
-    patience: NonNegativeInt = 3
+    patience: NonNegativeInt = 2
     validate_every: PositiveInt | None = None
 
     @model_validator(mode="after")

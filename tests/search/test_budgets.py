@@ -68,7 +68,7 @@ def test_derived_retraining_and_finetune_budgets() -> None:
 
 
 def test_early_stopping_settings() -> None:
-    assert FinalizeSpec().retrain_validate_every(1562) == 156
+    assert FinalizeSpec().retrain_validate_every(1562) == 1562 // rules.RETRAIN_VALIDATIONS
     assert FinalizeSpec(validate_every=50).retrain_validate_every(1562) == 50
     assert FinalizeSpec(patience=0).retrain_validate_every(1562) is None  # off: the last weights
     assert FinalizeSpec().retrain_validate_every(5) == 1
