@@ -14,6 +14,7 @@ Sections: ``supernet`` (weight-sharing training budget), ``search`` (controller 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -34,6 +35,7 @@ from nasrec.errors import ConfigError
 from nasrec.metrics import METRICS, SEARCHABLE, Direction
 
 __all__ = [
+    "Budget",
     "Constraint",
     "EvaluationSpec",
     "FinalizeSpec",
@@ -44,6 +46,7 @@ __all__ = [
     "SearchSpec",
     "SupernetSpec",
     "load_spec",
+    "resolve_budget",
 ]
 
 
@@ -173,15 +176,115 @@ NonNegativeInt = Annotated[int, Field(ge=0)]
 PositiveFloat = Annotated[float, Field(gt=0)]
 
 
-class SupernetSpec(_Model):
-    """Budget of the weight-sharing supernet training (pipeline step 2)."""
+# ---- budgets: lengths that follow the train split ------------------------------------------------
+#
+# A fixed step count does not fit every dataset: the demo's 3,000 supernet steps are 1.9 epochs of its
+# 800k train rows but 190 epochs of an 8k-row set (whose id tables then memorise) and 5% of an epoch of
+# 30M rows. A spec can give steps (they win) or epochs; otherwise these rules derive the length from the
+# train split's size. The measurements behind the constants are in the README ("Budgets").
 
-    steps: PositiveInt = 1500
+#: Supernet: one epoch (the reference's protocol), at least SUPERNET_MIN_STEPS steps (fewer do not
+#: learn the dense ops) but never more than SUPERNET_MAX_EPOCHS epochs (more memorise the id tables),
+#: and at most SUPERNET_MAX_STEPS steps (the wall time of a search stays bounded on huge splits).
+SUPERNET_EPOCHS = 1.0
+SUPERNET_MIN_STEPS = 400
+SUPERNET_MAX_EPOCHS = 6.0
+SUPERNET_MAX_STEPS = 20_000
+#: Validation points of a supernet run (its train and val loss curves, and the memorisation watch).
+SUPERNET_VALIDATIONS = 8
+#: Head fine-tune: a recalibration, not training: FINETUNE_STEPS, never more than FINETUNE_MAX_EPOCHS
+#: passes over the train split (on a small split the head would fit the rows the body memorised).
+FINETUNE_STEPS = 100
+FINETUNE_MAX_EPOCHS = 2.0
+#: Retraining from scratch: one epoch, or up to RETRAIN_MAX_EPOCHS epochs to reach RETRAIN_MIN_STEPS
+#: steps on a small split; early stopping (``FinalizeSpec.patience``) ends it where validation says.
+RETRAIN_MIN_STEPS = 1500
+RETRAIN_MAX_EPOCHS = 3.0
+#: Early-stopping validation points of a retraining run (unless ``finalize.validate_every`` is given).
+RETRAIN_VALIDATIONS = 5
+
+
+@dataclasses.dataclass(frozen=True)
+class Budget:
+    """A resolved training length: ``steps`` global batches of ``batch_size`` rows, i.e. ``epochs``
+    passes over ``train_rows`` rows; ``source`` says who chose it: the spec's ``steps`` or ``epochs``,
+    or the ``derived`` rule."""
+
+    steps: int
+    epochs: float
+    train_rows: int
+    batch_size: int
+    source: Literal["steps", "epochs", "derived"]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "epochs": round(self.epochs, 4)}
+
+    def __str__(self) -> str:
+        return f"{self.steps:,} steps ({self.epochs:.2f} epochs of {self.train_rows:,} rows, {self.source})"
+
+
+def resolve_budget(
+    *,
+    steps: int | None,
+    epochs: float | None,
+    train_rows: int,
+    batch_size: int,
+    derive: Any,
+) -> Budget:
+    """``steps`` if given, else ``epochs`` of the split, else ``derive(batches_per_epoch)``.
+
+    Incomplete batches are dropped, as the loader does, so an epoch is ``train_rows // batch_size`` steps.
+    """
+    per_epoch = train_rows // batch_size
+    if per_epoch < 1:
+        raise ConfigError(
+            f"the train split has {train_rows} rows, fewer than one batch of {batch_size}; lower batch_size"
+        )
+    if steps is not None:
+        n, source = int(steps), "steps"
+    elif epochs is not None:
+        n, source = max(1, math.floor(per_epoch * epochs)), "epochs"
+    else:
+        n, source = int(derive(per_epoch)), "derived"
+    return Budget(n, n / per_epoch, train_rows, batch_size, source)  # type: ignore[arg-type]
+
+
+def derived_supernet_steps(per_epoch: int) -> int:
+    """The supernet rule (see ``SUPERNET_*``) for a split of ``per_epoch`` batches."""
+    steps = max(
+        round(SUPERNET_EPOCHS * per_epoch), min(SUPERNET_MIN_STEPS, round(SUPERNET_MAX_EPOCHS * per_epoch))
+    )
+    return max(1, min(steps, SUPERNET_MAX_STEPS))
+
+
+def derived_finetune_steps(per_epoch: int) -> int:
+    """The head fine-tune rule (see ``FINETUNE_*``)."""
+    return max(1, min(FINETUNE_STEPS, round(FINETUNE_MAX_EPOCHS * per_epoch)))
+
+
+def derived_retrain_steps(per_epoch: int) -> int:
+    """The retraining rule (see ``RETRAIN_*``): the most steps; early stopping usually ends sooner."""
+    return max(per_epoch, min(RETRAIN_MIN_STEPS, round(RETRAIN_MAX_EPOCHS * per_epoch)))
+
+
+class SupernetSpec(_Model):
+    """Budget of the weight-sharing supernet training (pipeline step 2).
+
+    Length: ``steps`` if given (it wins over ``epochs``), else ``epochs`` passes over the train split,
+    else the rule of :func:`derived_supernet_steps` (one epoch, with a floor and a cap). ``warmup_k``
+    (full-path warm-up) defaults to 20% of the resolved steps and is cut to them when longer.
+    The supernet is validated every ``validate_every`` steps (default: ``SUPERNET_VALIDATIONS`` times
+    per run) on ``evaluation.val_rows`` rows (at most 20k), so memorisation shows while it trains.
+    """
+
+    steps: PositiveInt | None = None
+    epochs: PositiveFloat | None = None
     batch_size: PositiveInt = 512
     lr: PositiveFloat = 0.05
     sparse_lr: PositiveFloat | None = None
-    warmup_k: NonNegativeInt = Field(
-        default=300, description="full-path warm-up: P(full path) = max(0, 1 - step / warmup_k)"
+    warmup_k: NonNegativeInt | None = Field(
+        default=None,
+        description="full-path warm-up: P(full path) = max(0, 1 - step / warmup_k); default 20% of the steps",
     )
     sampler: Literal["single-op-any-connection", "single-path", "any-path", "full-path"] = (
         "single-op-any-connection"
@@ -195,12 +298,29 @@ class SupernetSpec(_Model):
         default=True, description="sandwich rule: the other paths learn the largest path's predictions"
     )
     checkpoint_every: PositiveInt = 500
+    validate_every: PositiveInt | None = None
 
     @model_validator(mode="after")
     def _check(self) -> SupernetSpec:
-        if self.warmup_k > self.steps:
+        if self.steps is not None and self.epochs is not None:
+            object.__setattr__(self, "epochs", None)  # steps win, as in finalize
+        if self.steps is not None and self.warmup_k is not None and self.warmup_k > self.steps:
             raise ValueError(f"warmup_k ({self.warmup_k}) cannot exceed steps ({self.steps})")
         return self
+
+    def budget(self, train_rows: int) -> Budget:
+        """The supernet's length on a train split of ``train_rows`` rows."""
+        return resolve_budget(
+            steps=self.steps,
+            epochs=self.epochs,
+            train_rows=train_rows,
+            batch_size=self.batch_size,
+            derive=derived_supernet_steps,
+        )
+
+    def resolved_validate_every(self, steps: int) -> int:
+        """Steps between the supernet's validation points in a ``steps``-step run."""
+        return self.validate_every or max(1, steps // SUPERNET_VALIDATIONS)
 
 
 class SearchSpec(_Model):
@@ -235,9 +355,14 @@ class SearchSpec(_Model):
 
 
 class EvaluationSpec(_Model):
-    """How one candidate is scored with inherited weights (pipeline step 3)."""
+    """How one candidate is scored with inherited weights (pipeline step 3).
 
-    finetune_steps: NonNegativeInt = 100
+    Fine-tune length: ``finetune_steps`` if given (0: none; it wins over ``finetune_epochs``),
+    else ``finetune_epochs`` passes over the train split, else :func:`derived_finetune_steps`.
+    """
+
+    finetune_steps: NonNegativeInt | None = None
+    finetune_epochs: PositiveFloat | None = None
     finetune_scope: Literal["head", "dense"] = Field(
         default="head",
         description="what the fine-tune trains: the head only, or every dense parameter (tables frozen)",
@@ -249,30 +374,72 @@ class EvaluationSpec(_Model):
     latency: bool = True
     latency_batch_size: PositiveInt = 256
 
+    @model_validator(mode="after")
+    def _check(self) -> EvaluationSpec:
+        if self.finetune_steps is not None and self.finetune_epochs is not None:
+            object.__setattr__(self, "finetune_epochs", None)  # steps win
+        return self
+
+    def finetune_budget(self, train_rows: int) -> Budget:
+        """The head fine-tune's length on a train split of ``train_rows`` rows."""
+        if self.finetune_steps == 0:
+            return Budget(0, 0.0, train_rows, self.finetune_batch_size, "steps")
+        return resolve_budget(
+            steps=self.finetune_steps,
+            epochs=self.finetune_epochs,
+            train_rows=train_rows,
+            batch_size=self.finetune_batch_size,
+            derive=derived_finetune_steps,
+        )
+
 
 class FinalizeSpec(_Model):
-    """Top-k retraining from scratch, selection on validation, one test evaluation (pipeline step 4)."""
+    """Top-k retraining from scratch, selection on validation, one test evaluation (pipeline step 4).
+
+    Length: ``retrain_steps`` if given (it wins over ``retrain_epochs``), else ``retrain_epochs``, else
+    :func:`derived_retrain_steps`; that is the most a model trains. Early stopping, the same for found
+    models and baselines: validate every ``validate_every`` steps (default: ``RETRAIN_VALIDATIONS`` times
+    per run) on ``val_rows`` val rows (default all), keep the best checkpoint, stop after ``patience``
+    validations without a lower log loss; the model and its metrics are the best checkpoint's.
+    ``patience: 0`` turns early stopping off (the last weights, validated once at the end).
+    """
 
     top_k: NonNegativeInt = 3
     retrain_steps: PositiveInt | None = None
-    retrain_epochs: PositiveFloat | None = 1.0
+    retrain_epochs: PositiveFloat | None = None
     batch_size: PositiveInt = 512
     lr: PositiveFloat = 0.05
     baselines: bool | list[str] = True
     val_rows: PositiveInt | None = None
+    patience: NonNegativeInt = 2
+    validate_every: PositiveInt | None = None
 
     @model_validator(mode="after")
     def _check(self) -> FinalizeSpec:
         if self.retrain_steps is not None and self.retrain_epochs is not None:
             # Steps win; keep the spec unambiguous rather than guessing.
             object.__setattr__(self, "retrain_epochs", None)
-        if self.retrain_steps is None and self.retrain_epochs is None:
-            raise ValueError("give retrain_steps or retrain_epochs")
         if isinstance(self.baselines, list):
             bad = [b for b in self.baselines if not re.fullmatch(r"[A-Za-z0-9_.-]+", b)]
             if bad:
                 raise ValueError(f"baseline names must be file stems, got {bad}")
         return self
+
+    def retrain_budget(self, train_rows: int) -> Budget:
+        """The most steps one retraining takes on a train split of ``train_rows`` rows."""
+        return resolve_budget(
+            steps=self.retrain_steps,
+            epochs=self.retrain_epochs,
+            train_rows=train_rows,
+            batch_size=self.batch_size,
+            derive=derived_retrain_steps,
+        )
+
+    def retrain_validate_every(self, steps: int) -> int | None:
+        """Steps between early-stopping validations of a ``steps``-step retraining; None: no early stop."""
+        if self.patience == 0:
+            return None
+        return self.validate_every or max(1, steps // RETRAIN_VALIDATIONS)
 
 
 class ResourcesSpec(_Model):

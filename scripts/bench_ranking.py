@@ -136,7 +136,7 @@ def main() -> None:
         summary = summarize(rows)
         summary.update(
             variant=variant or "spec",
-            supernet_steps=search.spec.supernet.steps,
+            supernet_steps=search.supernet_config().steps,
             finetune_steps=settings["finetune_steps"],
             finetune_scope=settings["finetune_scope"],
             val_rows=settings["val_rows"],

@@ -55,7 +55,8 @@ def main() -> None:
     search.train_supernet()
     settings = evaluation_settings(search)
     defaults = EvaluationSpec()
-    settings.update(finetune_steps=defaults.finetune_steps, val_rows=defaults.val_rows)
+    train_rows = len(search.dataset.split("train"))
+    settings.update(finetune_steps=defaults.finetune_budget(train_rows).steps, val_rows=defaults.val_rows)
 
     rng = np.random.default_rng(1234)
     archs = []

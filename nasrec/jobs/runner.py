@@ -29,6 +29,7 @@ from nasrec.errors import NotFoundError
 from nasrec.home import run_dir_of  # the job-<id> rule lives with the other file locations
 from nasrec.jobs.lease import Lease, StopReason
 from nasrec.jobs.mirror import SUPERNET_ARTIFACT, final_summary, sync_final, sync_pareto, sync_trials
+from nasrec.search.health import Finding, ranking_findings, supernet_findings
 from nasrec.spec import JobSpec
 from nasrec.store import Dataset, Job, Store, crud
 
@@ -76,6 +77,7 @@ class _Runner:
     seen_trials: set[int] = field(default_factory=set)
     _last_write: float = 0.0
     _model: tuple[int, int] = (0, 1)  # finalisation: (index, count) of the model being retrained
+    _warned: set[str] = field(default_factory=set)  # finding kinds already reported in this attempt
 
     # ---- helpers ---------------------------------------------------------------------------------
 
@@ -106,6 +108,32 @@ class _Runner:
         """Pass a phase report on to the listener (the command line's progress bars), if any."""
         if self.listener is not None:
             self.listener(phase, done, total, info)
+
+    def warn(self, finding: Finding) -> None:
+        """A health finding (``nasrec.search.health``): a warning event and a CLI line, once per kind."""
+        if finding.kind in self._warned:
+            return
+        self._warned.add(finding.kind)
+        self.event(finding.message, level="warning", data={"kind": finding.kind, **finding.data})
+        self.tell("warning", 0, 0, {"message": finding.message, "kind": finding.kind})
+
+    def say_budgets(self, search: Search) -> dict[str, Any]:
+        """The resolved training lengths, said once per attempt (an event and a CLI line)."""
+        budgets = search.budget_settings()
+        sup, fine, re_ = (budgets[k] for k in ("supernet", "finetune", "retrain"))
+        every = budgets["retrain_validate_every"]
+        stopping = (
+            f", early stopping every {every:,} steps with patience {budgets['retrain_patience']}"
+            if every
+            else ", no early stopping"
+        )
+        message = (
+            f"budgets: supernet {_steps(sup)}, validated every {budgets['supernet_validate_every']:,}; "
+            f"head fine-tune {_steps(fine)}; retraining at most {_steps(re_)}{stopping}"
+        )
+        self.event(message, data={"kind": "budgets", **budgets})
+        self.tell("budgets", 0, 0, {"message": message})
+        return budgets
 
     def check_stop(self) -> None:
         reason = self.lease.reason
@@ -148,7 +176,8 @@ class _Runner:
         self._last_write = 0.0
         if search.spec.resources.workers > 1:  # data-parallel on Ray Train: the worker's Ray, not a new one
             start_ray()
-        total = search.spec.supernet.steps
+        total = search.supernet_config().steps
+        levels = search.reference_levels(search.supernet_val_rows())
         latest = latest_checkpoint(search.run_dir / "supernet")
         if latest is not None and not latest.metadata.get("final"):
             self.event(
@@ -158,6 +187,9 @@ class _Runner:
         def report(phase: str, done: int, total: int, info: dict[str, Any]) -> None:
             self.tell(phase, done, total, info)
             self.progress("supernet", done, total)
+            if "validation" in info:  # a validation point: is the supernet still learning?
+                for finding in supernet_findings(info["history"], total=total, **_levels(levels)):
+                    self.warn(finding)
 
         self.progress("supernet", latest.step if latest is not None else 0, total)
         path = search.train_supernet(progress=report, should_stop=self.lease.should_stop)
@@ -169,10 +201,25 @@ class _Runner:
                 session=session, job_id=self.job.id, kind=SUPERNET_ARTIFACT, path=str(path), meta=metrics
             )
         self.progress("supernet", total, total)
+        for finding in supernet_findings(metrics.get("history", []), total=total, **_levels(levels)):
+            self.warn(finding)  # a resumed job that trained its supernet earlier checks it too
+        history = metrics.get("history") or [{}]
         self.event(
-            f"supernet trained ({total} steps): val_logloss {metrics.get('logloss', float('nan')):.4f}",
-            data={"kind": "supernet_trained", **metrics},
+            f"supernet trained ({total} steps): val_logloss {metrics.get('logloss', float('nan')):.4f}, "
+            f"train_loss {history[-1].get('train_loss', float('nan')):.4f}; "
+            f"a constant predictor's {levels['constant']:.4f}",
+            data={"kind": "supernet_trained", **metrics, "constant_logloss": levels["constant"]},
         )
+
+    def check_ranking(self, search: Search) -> None:
+        """After the search: are the top one-shot scores better than chance, and apart from each other?"""
+        k = max(2, search.spec.finalize.top_k)
+        metric = "val_logloss"
+        scores = [e.metric(metric) for e in search.top_candidates(k)]
+        scores = [float(v) for v in scores if v is not None]
+        levels = search.reference_levels(search.spec.evaluation.val_rows)
+        for finding in ranking_findings(scores, rows=int(levels["rows"]), **_levels(levels)):
+            self.warn(finding)
 
     def run_search(self, search: Search, *, start_ray: Callable[[], None]) -> None:
         self._last_write = 0.0
@@ -197,6 +244,7 @@ class _Runner:
             f"{counts['infeasible']} infeasible, {counts['failed']} failed",
             data={"kind": "search_done", **counts},
         )
+        self.check_ranking(search)
 
     def finalize(self, search: Search) -> list[Any]:
         self._last_write = 0.0
@@ -209,6 +257,8 @@ class _Runner:
             else:  # "retrain": steps of the current model
                 i, n = self._model
                 self.progress("finalize", i, n, fraction=(i + done / max(total, 1)) / n)
+                if "diverged" in info:  # the run's end: say how long it trained and where it was best
+                    self.event(_retrained(info, done, total), data={"kind": "retrained", **_scalars(info)})
             self.check_stop()
 
         entries = search.finalize(progress=report)
@@ -268,6 +318,7 @@ def run_job(
     search = runner.prepare()
     try:
         runner.say_what_is_kept(search)
+        budgets = runner.say_budgets(search)
         for phase in ("supernet", "search"):
             runner.check_stop()
             begun = time.monotonic()
@@ -285,6 +336,7 @@ def run_job(
             "supernet": search.study.user_attrs.get("nasrec_supernet_metrics", {}),
             "final": final,
             "winner": next((row for row in final if row.get("winner")), None),
+            "budgets": budgets,
             "seconds": {name: round(value, 1) for name, value in seconds.items()},
         }
     finally:
@@ -297,7 +349,7 @@ def kept_work(search: Search) -> str:
     from nasrec.train.checkpoint import latest_checkpoint
 
     parts = []
-    steps = search.spec.supernet.steps
+    steps = search.supernet_config().steps
     latest = latest_checkpoint(search.run_dir / "supernet")
     if latest is not None:
         trained = latest.metadata.get("final") or latest.step >= steps
@@ -309,6 +361,29 @@ def kept_work(search: Search) -> str:
     if retrained:
         parts.append(f"{retrained} retrained model{'s' if retrained > 1 else ''}")
     return ", ".join(parts)
+
+
+def _steps(budget: dict[str, Any]) -> str:
+    return f"{budget['steps']:,} steps ({budget['epochs']:.2f} epochs, {budget['source']})"
+
+
+def _levels(levels: dict[str, float]) -> dict[str, float]:
+    return {"constant": levels["constant"], "se": levels["se"]}
+
+
+def _scalars(info: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in info.items() if isinstance(v, str | int | float | bool)}
+
+
+def _retrained(info: dict[str, Any], steps: int, total: int) -> str:
+    """``retrained dlrm: 600 of 1,562 steps (stopped early), best val_logloss 0.3921 at step 450``."""
+    name = info.get("model", "model")
+    if info.get("diverged"):
+        return f"retrained {name}: diverged at step {steps:,} of {total:,}"
+    early = " (stopped early)" if info.get("stopped_early") else ""
+    best = f" at step {info['best_step']:,}" if "best_step" in info else ""
+    logloss = info.get("logloss", float("nan"))
+    return f"retrained {name}: {steps:,} of {total:,} steps{early}, val_logloss {logloss:.4f}{best}"
 
 
 def _close_study(search: Search) -> None:

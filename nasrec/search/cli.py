@@ -96,9 +96,12 @@ def leaderboard_table(
 
 @contextmanager
 def phase_progress(console: Console | None = None) -> Iterator[Any]:
-    """A ``progress(phase, done, total, info)`` callback drawing one rich bar per phase on stderr.
+    """A ``progress(phase, done, total, info)`` callback drawing one rich bar per phase on stderr,
+    with a line for the job's budgets and for each warning (``phase`` "budgets" / "warning").
 
     The bars appear with the first phase: an error before it (a bad spec) is the only output."""
+    from rich.markup import escape
+
     from nasrec.console import progress_bar
 
     bars = progress_bar(fields="{task.fields[info]}", console=console)
@@ -107,6 +110,12 @@ def phase_progress(console: Console | None = None) -> Iterator[Any]:
     def update(phase: str, done: int, total: int, info: dict[str, Any]) -> None:
         if phase == "resumed":
             bars.console.print(f"resumed: kept {info['kept']}")
+            return
+        if phase == "budgets":
+            bars.console.print(info["message"], highlight=False)
+            return
+        if phase == "warning":  # a health finding (nasrec.search.health): said, not fatal
+            bars.console.print(f"[yellow]warning:[/] {escape(info['message'])}", highlight=False)
             return
         if not tasks:
             bars.start()
@@ -127,6 +136,8 @@ def phase_progress(console: Console | None = None) -> Iterator[Any]:
 
 def _info(info: dict[str, Any]) -> str:
     parts = []
+    if "validation" in info:  # a validation point of a training run
+        parts.append(f"val_logloss {info['validation']['val_logloss']:.4f}")
     for key in ("train_loss", "evaluated", "duplicate", "infeasible", "failed"):
         value = info.get(key)
         if isinstance(value, float):

@@ -59,7 +59,7 @@ def evaluation_settings(search: Search) -> dict[str, Any]:
     return {
         "checkpoint": str(search.supernet_checkpoint),
         "dataset": str(search.dataset.path),
-        "finetune_steps": e.finetune_steps,
+        "finetune_steps": search.budgets()["finetune"].steps,
         "finetune_scope": e.finetune_scope,
         "finetune_batch_size": e.finetune_batch_size,
         "finetune_lr": e.finetune_lr,

@@ -97,9 +97,10 @@ def retrain_config(search: Search) -> Any:
     from nasrec.train import TrainConfig
 
     f, r = search.spec.finalize, search.spec.resources
+    steps = search.budgets()["retrain"].steps  # the most; early stopping (patience) usually ends sooner
+    validate_every = f.retrain_validate_every(steps)
     return TrainConfig(
-        steps=f.retrain_steps,
-        epochs=f.retrain_epochs,
+        steps=steps,
         batch_size=f.batch_size,
         lr=f.lr,
         sparse_lr=f.lr,
@@ -108,7 +109,9 @@ def retrain_config(search: Search) -> Any:
         seed=search.spec.seed,
         checkpoint_every=None,
         keep_checkpoints=1,
-        log_every=max(1, (f.retrain_steps or 1000) // 20),
+        log_every=max(1, steps // 20),
+        validate_every=validate_every,
+        patience=f.patience if validate_every else None,
         num_workers=r.workers,
         cpus_per_worker=r.cpus_per_worker,
         use_gpu=r.gpus_per_worker > 0,

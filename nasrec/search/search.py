@@ -43,7 +43,7 @@ from nasrec.search.leaderboard import Entry, rank_entries, search_entries
 from nasrec.search.records import EVALUATION_KEYS, CandidateRecord, Status, metrics_of, trial_status
 from nasrec.search.study import PHASE_ATTR, create_job_study, open_study, stored_spec
 from nasrec.search.suggest import architecture_to_params, params_to_architecture, suggest_architecture
-from nasrec.spec import JobSpec, load_spec
+from nasrec.spec import Budget, JobSpec, load_spec
 
 if TYPE_CHECKING:
     import optuna
@@ -448,27 +448,70 @@ class Search:
 
     # ---- phase 1: supernet -------------------------------------------------------------------------
 
+    def budgets(self) -> dict[str, Budget]:
+        """The job's training lengths on its train split (``supernet``, ``finetune``, ``retrain``: the
+        spec's steps, else its epochs, else the rules in ``nasrec.spec``), as they are run."""
+        rows = len(self.dataset.split("train"))
+        return {
+            "supernet": self.spec.supernet.budget(rows),
+            "finetune": self.spec.evaluation.finetune_budget(rows),
+            "retrain": self.spec.finalize.retrain_budget(rows),
+        }
+
+    def budget_settings(self) -> dict[str, Any]:
+        """The resolved budgets and the validation settings that go with them, JSON-able (events, result)."""
+        budgets = self.budgets()
+        supernet, retrain = budgets["supernet"].steps, budgets["retrain"].steps
+        config = self.supernet_config()
+        return {
+            **{name: b.to_dict() for name, b in budgets.items()},
+            "supernet_warmup_k": config.resolved_path_warmup(supernet),
+            "supernet_validate_every": config.validate_every,
+            "retrain_validate_every": self.spec.finalize.retrain_validate_every(retrain),
+            "retrain_patience": self.spec.finalize.patience,
+        }
+
     def supernet_config(self) -> Any:
-        """The ``TrainConfig`` of the supernet, from the spec."""
+        """The ``TrainConfig`` of the supernet, from the spec and the train split's size."""
         from nasrec.train import TrainConfig
 
         s, r = self.spec.supernet, self.spec.resources
+        steps = self.budgets()["supernet"].steps
         return TrainConfig(
-            steps=s.steps,
+            steps=steps,
             batch_size=s.batch_size,
             lr=s.lr,
             sparse_lr=s.sparse_lr if s.sparse_lr is not None else s.lr,
-            path_warmup_steps=s.warmup_k,
+            path_warmup_steps=None if s.warmup_k is None else min(s.warmup_k, steps),
             sampler=s.sampler,
             sandwich_paths=s.sandwich_paths,
             distill=s.distill,
             checkpoint_every=s.checkpoint_every,
-            eval_rows=min(self.spec.evaluation.val_rows, 20_000),
+            eval_rows=self.supernet_val_rows(),
+            validate_every=s.resolved_validate_every(steps),
             seed=self.spec.seed,
             num_workers=r.workers,
             cpus_per_worker=r.cpus_per_worker,
             use_gpu=r.gpus_per_worker > 0,
         )
+
+    def supernet_val_rows(self) -> int:
+        """Val rows the supernet is validated on while it trains (the candidates' rows, at most 20k)."""
+        return min(self.spec.evaluation.val_rows, 20_000, len(self.dataset.split("val")))
+
+    def reference_levels(self, rows: int) -> dict[str, float]:
+        """What a log loss on the first ``rows`` val rows is read against: ``constant``, the log loss
+        of predicting the train positive rate, and ``se``, the standard error of a log loss there."""
+        from nasrec.train.metrics import constant_logloss, logloss_standard_error
+
+        val = self.dataset.split("val")
+        rows = max(1, min(rows, len(val)))
+        observed = float(np.mean(val.labels[:rows]))
+        return {
+            "constant": constant_logloss(self.dataset.split("train").positive_rate, observed),
+            "se": logloss_standard_error(observed, rows),
+            "rows": rows,
+        }
 
     def train_supernet(
         self, *, progress: PhaseProgress | None = None, should_stop: Callable[[], bool] | None = None

@@ -129,6 +129,7 @@ def build_task(job: dict[str, Any], dataset: Any = None) -> tuple[TrainTask, Any
                 "auc": float(np.nanmean([r["auc"] for r in results])),
                 "rows": results[0]["rows"],
                 "paths": len(results),
+                "path_loglosses": [float(r["logloss"]) for r in results],
             }
 
         loss = _sandwich_loss(sampler, config) if config.sandwich_paths else None

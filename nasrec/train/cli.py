@@ -22,7 +22,16 @@ def train_command(
     steps: Annotated[int | None, typer.Option("--steps", help="Training steps (global batches).")] = None,
     epochs: Annotated[
         float | None,
-        typer.Option("--epochs", help="Passes over the train split (default: 1)."),
+        typer.Option(
+            "--epochs", help="Passes over the train split (default: as retraining, derived from its size)."
+        ),
+    ] = None,
+    patience: Annotated[
+        int | None,
+        typer.Option(
+            "--patience",
+            help="Early stopping: validations without improvement (default: as retraining; 0: off).",
+        ),
     ] = None,
     batch_size: Annotated[
         int | None, typer.Option("--batch-size", help="Global batch size (default: as retraining, 512).")
@@ -64,6 +73,8 @@ def train_command(
     data = chosen_dataset(dataset_name, old_dataset)
     from nasrec.console import step_progress
     from nasrec.cost import flops, params
+    from nasrec.data import Dataset
+    from nasrec.errors import ConfigError
     from nasrec.space.arch_file import read_architecture
     from nasrec.spec import FinalizeSpec
     from nasrec.train.api import train_subnet
@@ -71,14 +82,28 @@ def train_command(
 
     file = read_architecture(arch_file, space=space, layernorm=layernorm)
     arch, model = file.architecture.canonical(), file.model
-    retraining = FinalizeSpec()  # a job retrains its finalists so: the defaults reproduce a leaderboard row
-    if steps is None and epochs is None:
-        epochs = retraining.retrain_epochs
+    dataset = Dataset.open(data)
+    # a job retrains its finalists so: the defaults reproduce a leaderboard row
+    defaults = FinalizeSpec()
+    try:
+        retraining = FinalizeSpec(
+            retrain_steps=steps,
+            retrain_epochs=epochs,
+            batch_size=defaults.batch_size if batch_size is None else batch_size,
+            patience=defaults.patience if patience is None else patience,
+        )
+    except ValueError as exc:  # pydantic's ValidationError: name the option
+        bad = "; ".join(f"--{'-'.join(map(str, e['loc'])).replace('retrain_', '')}: {e['msg']}"
+                        for e in exc.errors())  # type: ignore[attr-defined]  # fmt: skip
+        raise ConfigError(bad.replace("_", "-")) from None
+    total = retraining.retrain_budget(len(dataset.split("train"))).steps
+    validate_every = retraining.retrain_validate_every(total)
     config = TrainConfig(
-        steps=steps,
-        epochs=None if steps is not None else epochs,
-        batch_size=retraining.batch_size if batch_size is None else batch_size,
+        steps=total,
+        batch_size=retraining.batch_size,
         lr=retraining.lr if lr is None else lr,
+        validate_every=validate_every,
+        patience=retraining.patience if validate_every else None,
         sparse_lr=sparse_lr,
         optimizer=optimizer,
         seed=seed,
@@ -87,9 +112,6 @@ def train_command(
         eval_rows=eval_rows,
         checkpoint_every=None if run_dir is None else 1000,
     )
-    from nasrec.data import Dataset
-
-    dataset = Dataset.open(data)
     if workers > 1 and run_dir is None:
         import tempfile
 
@@ -102,6 +124,7 @@ def train_command(
         "architecture": arch_file.name,
         "dataset": data,
         "steps": result.step,
+        "best_step": result.metrics.get("best_step"),
         "val_logloss": result.metrics.get("logloss"),
         "val_auc": result.metrics.get("auc"),
         "val_rows": result.metrics.get("rows"),

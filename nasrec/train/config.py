@@ -48,6 +48,9 @@ class TrainConfig:
     Supernet steps train one ``sampler`` path, or with ``sandwich_paths`` n > 0 the sandwich rule: the
     largest path, the smallest and n sampled ones on the same batch, the others learning the largest
     path's predictions when ``distill`` (in-place distillation).
+    Validation: at the end, and every ``validate_every`` steps when given (on ``eval_rows`` val rows; the
+    points are kept as the run's ``history``). With ``patience`` too, the run stops early after that many
+    validations without a lower log loss, and its model and metrics are those of the best validation.
     """
 
     steps: int | None = None
@@ -72,6 +75,8 @@ class TrainConfig:
     eval_rows: int | None = 100_000
     eval_batch_size: int = 4096
     eval_paths: int = 4
+    validate_every: int | None = None
+    patience: int | None = None
     seed: int = 0
     num_workers: int = 1
     cpus_per_worker: float = 1.0
@@ -90,7 +95,7 @@ class TrainConfig:
 
         if self.steps is not None and self.epochs is not None:
             raise ConfigError("give steps or epochs, not both")
-        for name in ("steps", "epochs", "checkpoint_every", "eval_rows", "grad_clip"):
+        for name in ("steps", "epochs", "checkpoint_every", "eval_rows", "grad_clip", "validate_every"):
             positive(name, allow_none=True)
         if self.sampler in SAMPLER_ALIASES:
             object.__setattr__(self, "sampler", SAMPLER_ALIASES[self.sampler])
@@ -114,6 +119,10 @@ class TrainConfig:
             raise ConfigError(f"min_lr must be in [0, lr={self.lr}), got {self.min_lr}")
         if min(self.weight_decay, self.max_failures, self.sandwich_paths) < 0 or self.eval_paths < 1:
             raise ConfigError("weight_decay, max_failures, sandwich_paths must be >= 0, eval_paths >= 1")
+        if self.patience is not None and (self.patience < 1 or self.validate_every is None):
+            raise ConfigError(
+                f"patience must be >= 1 and needs validate_every, got patience={self.patience!r}"
+            )
         if self.optimizer not in OPTIMIZERS:
             raise ConfigError(f"unknown optimizer {self.optimizer!r}; choose one of {list(OPTIMIZERS)}")
         if self.sampler not in SAMPLERS:

@@ -9,14 +9,18 @@ The loop is assembled from parts that can be used on their own (the benchmark ti
 
     Optimizers   (optimizers.py)  dense optimizer + embedding update + LR schedules + clipping
     train_step                    one optimisation step on one batch
-    RunState     (run_state.py)   step, data position and RNG; checkpoint (``save_run``) and resume
+    RunState     (run_state.py)   step, data position, RNG and validations; checkpoint and resume
+    Validations  (validation.py)  validation points every ``validate_every`` steps, best point, patience
     _LossLog                      the mean train loss per window, reported through ``progress``
-    _finish                       validation, the final checkpoint and the result
+    _Validator                    validation points: best weights kept (run dir or memory), early stop
+    _finish                       the last validation, the best weights, the final checkpoint, the result
 """
 
 from __future__ import annotations
 
+import copy
 import math
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -33,9 +37,20 @@ from nasrec.train.config import TrainConfig
 from nasrec.train.distributed import Comm, ReplicatedEmbeddings
 from nasrec.train.guard import check_split_allowed
 from nasrec.train.optimizers import Optimizers
-from nasrec.train.run_state import RunState, latest_path, open_run, restore, save_run
+from nasrec.train.run_state import (
+    RunState,
+    best_dir,
+    drop_best_after,
+    latest_path,
+    load_best,
+    open_run,
+    restore,
+    save_best,
+    save_run,
+)
 
-#: ``progress(step, total, metrics)``: called every ``log_every`` steps and at the end.
+#: ``progress(step, total, metrics)``: called every ``log_every`` steps, at each validation point
+#: (``metrics`` then holds ``validation``, the point, and ``history``, every point so far) and at the end.
 ProgressFn = Callable[[int, int, dict[str, Any]], None]
 #: ``should_stop()``: polled between steps; True saves a checkpoint and returns.
 StopFn = Callable[[], bool]
@@ -47,7 +62,8 @@ class TrainTask:
 
     forward:   ``(model, batch, step, rng) -> logits (B)`` for one training step; ``rng`` is the run's
                checkpointed numpy Generator (the supernet draws its path from it).
-    validate:  ``(model, val_view) -> metrics`` run once at the end (on rank 0); None: no validation.
+    validate:  ``(model, val_view) -> metrics`` (at least ``logloss``) run at the end and every
+               ``config.validate_every`` steps (on rank 0); None: no validation.
     metadata:  JSON-able facts stored in every checkpoint (kind, schema, space or architecture, dataset),
                enough for ``load_supernet`` / ``load_subnet`` to rebuild the model.
     trainable: None trains every dense parameter that requires grad, and the embeddings. A list trains
@@ -76,9 +92,12 @@ class TrainResult:
     """The outcome of a run: where its last checkpoint is and what it measured.
 
     ``metrics`` holds the validation ``logloss`` / ``auc`` / ``rows`` (when the run completed), the last
-    ``train_loss`` and ``diverged``. ``stopped`` is True when ``should_stop`` ended the run early (resume by
-    calling again with the same run dir). ``model`` is the trained module when trained in this process;
-    None when it ran on Ray workers or had already finished (load it from ``checkpoint``).
+    ``train_loss``, ``diverged`` and ``steps`` (trained); with ``validate_every`` also ``history`` (every
+    validation point); with ``patience`` the metrics (and the model) are the best point's, ``best_step``
+    says which and ``stopped_early`` whether patience ran out before ``total_steps``. ``stopped`` is True
+    when ``should_stop`` ended the run early (resume by calling again with the same run dir). ``model``
+    is the trained module when trained in this process; None when it ran on Ray workers or had already
+    finished (load it from ``checkpoint``).
     """
 
     checkpoint: Path | None
@@ -90,7 +109,8 @@ class TrainResult:
 
     @property
     def completed(self) -> bool:
-        return self.step >= self.total_steps and not self.stopped
+        """The run is over: all its steps trained, or early stopping ended it."""
+        return (self.step >= self.total_steps or bool(self.metrics.get("stopped_early"))) and not self.stopped
 
 
 def train_step(
@@ -160,18 +180,21 @@ def train_loop(
         )
     total = config.total_steps(len(train_view))
     optimizers = task.optimizers(config, total)
-    state = RunState.start(config.seed)
+    state = RunState.start(config.seed, config.patience)
     start = open_run(run_dir, resume=resume, task=task, config=config, comm=comm)
     if start is not None:
         if start.metadata.get("final"):
             meta = start.metadata
             return TrainResult(start.path, dict(meta.get("metrics", {})), meta["step"], total, model=None)
         restore(start, model=model, optimizers=optimizers, state=state)
+        if run_dir is not None and rank0:
+            drop_best_after(run_dir, state.validations.best_step)
     if comm is not None:
         comm.check_replicas_equal(model)
     sync = ReplicatedEmbeddings(model.embeddings, comm) if comm is not None else None
     save = partial(save_run, run_dir, task=task, optimizers=optimizers, state=state, config=config,
                    total=total, comm=comm)  # fmt: skip
+    validator = _Validator(task, val_view, config, state, run_dir, rank0, comm, progress, total)
 
     model.train()
     log = _LossLog(progress if rank0 else None, comm)
@@ -184,14 +207,22 @@ def train_loop(
             state.step += 1
             state.batch_in_epoch += 1
             log.add(value)
+            state.validations.add_train_loss(value)
             diverged, wants_stop = _diverged_or_stop(value, state.step, total, should_stop, rank0, comm)
             if diverged:  # keep the last good checkpoint; report what happened
                 break
-            if config.checkpoint_every and state.step % config.checkpoint_every == 0 and state.step < total:
-                save(final=False, metrics={})
-                last_saved = state.step
             if state.step % config.log_every == 0 or state.step == total:
                 log.report(state.step, total, optimizers, state.epoch)
+            if validator.due(state.step):
+                if validator.run():  # patience ran out: finish as the best point
+                    break
+                if config.patience is not None and state.step < total:  # the best-so-far survives a crash
+                    save(final=False, metrics={})
+                    last_saved = state.step
+            periodic = config.checkpoint_every and state.step % config.checkpoint_every == 0
+            if periodic and state.step < total and last_saved != state.step:
+                save(final=False, metrics={})
+                last_saved = state.step
             if state.step >= total:
                 break
             if wants_stop:
@@ -206,7 +237,9 @@ def train_loop(
         path = save(final=False, metrics={}) if last_saved != state.step else latest_path(run_dir)
         metrics = {"train_loss": log.train_loss}
         return TrainResult(path, metrics, state.step, total, stopped=True, model=model)
-    return _finish(task, val_view, log.train_loss, diverged, state.step, total, config, save, progress, rank0)
+    return _finish(
+        task, validator, log.train_loss, diverged, state.step, total, config, save, progress, rank0
+    )
 
 
 def _batches(view: Any, config: TrainConfig, state: RunState) -> Iterator[Batch]:
@@ -274,9 +307,78 @@ class _LossLog:
         return self.sum / self.count if self.count else self.last
 
 
+class _Validator:
+    """The run's validation points: validate (rank 0), keep the best weights, decide to stop early."""
+
+    def __init__(
+        self,
+        task: TrainTask,
+        val_view: Any | None,
+        config: TrainConfig,
+        state: RunState,
+        run_dir: str | Path | None,
+        rank0: bool,
+        comm: Comm | None,
+        progress: ProgressFn | None,
+        total: int,
+    ) -> None:
+        self.task, self.val_view, self.config, self.state = task, val_view, config, state
+        self.run_dir, self.rank0, self.comm, self.progress, self.total = run_dir, rank0, comm, progress, total
+        self.can_validate = task.validate is not None and val_view is not None
+        self.memory: dict[str, Any] | None = None  # the best weights, when there is no run dir
+
+    @property
+    def points(self) -> Any:
+        return self.state.validations
+
+    def due(self, step: int) -> bool:
+        every = self.config.validate_every
+        return bool(every) and self.can_validate and step % every == 0 and step < self.total
+
+    def run(self) -> bool:
+        """Validate at this step; True (on every rank) when patience has run out."""
+        if self.rank0:
+            self.validate()
+        stop = self.points.exhausted
+        if self.comm is not None:
+            (stop,) = self.comm.any_of(stop)
+        return stop
+
+    def validate(self) -> dict[str, Any]:
+        """One validation point at the current step (rank 0): recorded, best weights kept, reported."""
+        metrics = self.task.validate(self.task.model, self.val_view)  # type: ignore[misc]
+        self.task.model.train()
+        if self.points.observe(self.state.step, metrics) and self.config.patience is not None:
+            self._keep_best()
+        if self.progress is not None and self.config.validate_every:
+            history = self.points.history
+            self.progress(self.state.step, self.total, {"validation": history[-1], "history": list(history)})
+        return metrics
+
+    def _keep_best(self) -> None:
+        if self.run_dir is not None:
+            save_best(self.run_dir, task=self.task, state=self.state, config=self.config)
+        else:
+            self.memory = copy.deepcopy(self.task.model.state_dict())
+
+    def restore_best(self) -> None:
+        """Put the best point's weights back into the model."""
+        step = self.points.best_step
+        if step is None or step == self.state.step:
+            return
+        weights = self.memory if self.memory is not None else load_best(self.run_dir, step)  # type: ignore[arg-type]
+        self.task.model.load_state_dict(weights)
+
+    def discard(self) -> None:
+        """The final checkpoint holds the best weights now: the best dir is not needed any more."""
+        if self.run_dir is not None and self.rank0:
+            shutil.rmtree(best_dir(self.run_dir), ignore_errors=True)
+        self.memory = None
+
+
 def _finish(
     task: TrainTask,
-    val_view: Any | None,
+    validator: _Validator,
     train_loss: float,
     diverged: bool,
     step: int,
@@ -286,15 +388,27 @@ def _finish(
     progress: ProgressFn | None,
     rank0: bool,
 ) -> TrainResult:
-    """Validate (unless diverged), write the final checkpoint and report the result."""
+    """Validate (unless diverged), end as the best point (with ``patience``), write the final checkpoint
+    and report the result."""
     metrics: dict[str, Any] = {"train_loss": train_loss, "diverged": diverged, "steps": step}
+    points = validator.points
     if diverged:  # a terminal outcome (resuming would diverge again): no validation of NaN weights
         metrics.update(logloss=float("nan"), auc=float("nan"), rows=0)
-    elif task.validate is not None and val_view is not None and rank0:
-        metrics.update(task.validate(task.model, val_view))
+    elif validator.can_validate and rank0:
+        last = validator.validate() if points.last_step != step else None
+        if config.patience is not None and points.best is not None:
+            validator.restore_best()
+            best = dict(points.best)
+            metrics.update({k: v for k, v in best.items() if k != "step"})
+            metrics.update(best_step=int(best["step"]), stopped_early=step < total)
+        elif last is not None:
+            metrics.update(last)
+    if config.validate_every and points.history:
+        metrics["history"] = list(points.history)
     task.model.train()
     path = save(final=True, metrics=metrics)
-    if progress is not None and rank0 and step % config.log_every != 0:
+    validator.discard()
+    if progress is not None and rank0:
         progress(step, total, metrics)
     return TrainResult(path, metrics, step, total, model=task.model)
 

@@ -1,4 +1,5 @@
-"""Validation metrics: log loss from logits and an exact, tie-aware ROC AUC in O(n log n).
+"""Validation metrics: log loss from logits and an exact, tie-aware ROC AUC in O(n log n), and the two
+reference levels a log loss is read against: a constant predictor's, and its standard error.
 
 AUC is the probability that a random positive scores above a random negative, ties counting one half
 (the Mann-Whitney U statistic, which is what ``sklearn.metrics.roc_auc_score`` returns). Computed by
@@ -38,3 +39,21 @@ def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
     neg_below = np.cumsum(neg_per_group) - neg_per_group
     wins = float(np.sum(pos_per_group * (neg_below + 0.5 * neg_per_group)))
     return wins / (n_pos * n_neg)
+
+
+def constant_logloss(rate: float, observed_rate: float | None = None) -> float:
+    """Log loss of always predicting ``rate`` (e.g. the train positive rate) on rows whose positive rate
+    is ``observed_rate`` (default: ``rate`` itself, i.e. the entropy of ``rate``): a model above this
+    knows less than the label frequency."""
+    p = min(max(float(rate), 1e-12), 1 - 1e-12)
+    q = p if observed_rate is None else float(observed_rate)
+    return float(-(q * np.log(p) + (1 - q) * np.log(1 - p)))
+
+
+def logloss_standard_error(rate: float, rows: int) -> float:
+    """Standard error of a mean log loss over ``rows`` rows with positive rate ``rate``, in the binomial
+    approximation (per-row losses of a calibrated constant predictor: ``-log p`` with probability ``p``,
+    ``-log(1 - p)`` otherwise). 0.0053 on 8,000 rows at a 25% positive rate."""
+    p = min(max(float(rate), 1e-12), 1 - 1e-12)
+    variance = p * (1 - p) * float(np.log(p / (1 - p))) ** 2
+    return float(np.sqrt(variance / max(int(rows), 1)))

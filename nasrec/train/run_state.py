@@ -2,41 +2,61 @@
 
 Everything that decides the next step's numbers is checkpointed, so a resumed run continues the same
 trajectory: model (with embedding optimizer state), dense / sparse optimizers, LR schedulers, the torch RNG,
-the path sampler's numpy Generator, and the data position (epoch, batch within the epoch).
+the path sampler's numpy Generator, the data position (epoch, batch within the epoch) and the validation
+history with its best point (``Validations``). The best point's weights, when a run stops early, are in
+``<run_dir>/best`` (``save_best``): a checkpoint of the same layout, the newest two kept.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from nasrec.errors import ConflictError
-from nasrec.train.checkpoint import Checkpoint, checkpoints_dir, latest_checkpoint, save_checkpoint
+from nasrec.errors import ConflictError, DataError
+from nasrec.train.checkpoint import (
+    Checkpoint,
+    checkpoints_dir,
+    latest_checkpoint,
+    list_checkpoints,
+    save_checkpoint,
+)
 from nasrec.train.config import TrainConfig
 from nasrec.train.distributed import Comm
 from nasrec.train.optimizers import Optimizers
+from nasrec.train.validation import Validations
 
-__all__ = ["RunState", "latest_path", "open_run", "restore", "save_run"]
+__all__ = [
+    "RunState",
+    "best_dir",
+    "drop_best_after",
+    "latest_path",
+    "load_best",
+    "open_run",
+    "restore",
+    "save_best",
+    "save_run",
+]
 
 
 @dataclass
 class RunState:
-    """Steps done, the data position (the next batch is batch ``batch_in_epoch`` of ``epoch``) and the
-    run's numpy Generator (the supernet draws its paths from it)."""
+    """Steps done, the data position (the next batch is batch ``batch_in_epoch`` of ``epoch``), the
+    run's numpy Generator (the supernet draws its paths from it) and its validation points."""
 
     step: int
     epoch: int
     batch_in_epoch: int
     rng: np.random.Generator
+    validations: Validations = field(default_factory=Validations)
 
     @classmethod
-    def start(cls, seed: int) -> RunState:
-        return cls(0, 0, 0, np.random.default_rng(seed))
+    def start(cls, seed: int, patience: int | None = None) -> RunState:
+        return cls(0, 0, 0, np.random.default_rng(seed), Validations(patience))
 
     def end_epoch_if_done(self, batches_per_epoch: int) -> None:
         """After the last batch of an epoch the position is the start of the next one."""
@@ -72,6 +92,7 @@ def restore(start: Checkpoint, *, model: Any, optimizers: Optimizers, state: Run
     state.rng.bit_generator.state = train_state["path_rng"]
     meta = start.metadata
     state.step, state.epoch, state.batch_in_epoch = meta["step"], meta["epoch"], meta["batch_in_epoch"]
+    state.validations = Validations.from_dict(meta.get("validations"), state.validations.patience)
 
 
 def save_run(
@@ -106,6 +127,7 @@ def save_run(
             "config": config.to_dict(),
             "final": final,
             "metrics": metrics,
+            "validations": state.validations.to_dict(),
         }
         saved = save_checkpoint(
             run_dir,
@@ -118,6 +140,48 @@ def save_run(
     if comm is not None:
         comm.barrier()
     return saved
+
+
+def best_dir(run_dir: str | Path) -> Path:
+    """Where a run with early stopping keeps the weights of its best validation point."""
+    return Path(run_dir) / "best"
+
+
+def save_best(run_dir: str | Path, *, task: Any, state: RunState, config: TrainConfig) -> None:
+    """Checkpoint the model as the run's best point (rank 0 only; the newest two are kept).
+
+    Two, because the latest regular checkpoint may predate the newest best point (a crash between the
+    two saves); it then names the previous best, which is still here. ``drop_best_after`` removes the
+    newer one on resume (the resumed run recomputes it).
+    """
+    save_checkpoint(
+        best_dir(run_dir),
+        step=state.step,
+        model_state=task.model.state_dict(),
+        train_state={},
+        metadata={
+            **task.metadata,
+            "config": config.to_dict(),
+            "final": False,
+            "metrics": state.validations.best,
+        },
+        keep=2,
+    )
+
+
+def load_best(run_dir: str | Path, step: int) -> dict[str, Any]:
+    """The model state saved by ``save_best`` at ``step``."""
+    for ckpt in list_checkpoints(best_dir(run_dir)):
+        if ckpt.step == step:
+            return ckpt.load_model_state()
+    raise DataError(f"the best checkpoint of step {step} is missing from {best_dir(run_dir)}")
+
+
+def drop_best_after(run_dir: str | Path, step: int | None) -> None:
+    """Forget best points newer than the resumed state's best (``step``; None: all of them)."""
+    for ckpt in list_checkpoints(best_dir(run_dir)):
+        if step is None or ckpt.step > step:
+            shutil.rmtree(ckpt.path, ignore_errors=True)
 
 
 def latest_path(run_dir: str | Path | None) -> Path | None:

@@ -57,7 +57,8 @@ def test_missing_dataset_is_named() -> None:
         ({"search": {"controller": "nsga2"}}, "nsga2 is multi-objective"),
         ({"objectives": ["val_logloss", "flops"]}, "use nsga2"),
         ({"constraints": ["latency_ms <= 3"], "evaluation": {"latency": False}}, "evaluation.latency is off"),
-        ({"finalize": {"retrain_steps": None, "retrain_epochs": None}}, "retrain_steps or retrain_epochs"),
+        ({"finalize": {"patience": -1}}, "finalize.patience"),
+        ({"supernet": {"epochs": 0}}, "supernet.epochs"),
         ({"name": "bad name!"}, "name"),
     ],
 )
