@@ -75,7 +75,6 @@ class _Runner:
     search: Search | None = None
     seen_trials: set[int] = field(default_factory=set)
     _last_write: float = 0.0
-    _model: tuple[int, int] = (0, 1)  # finalisation: (index, count) of the model being retrained
 
     # ---- helpers ---------------------------------------------------------------------------------
 
@@ -111,6 +110,29 @@ class _Runner:
         reason = self.lease.reason
         if reason is not None:
             raise JobStopped(reason)
+
+    def model_event(self, milestones: dict[str, int], step: int, total: int, info: dict[str, Any]) -> None:
+        """Events of one retrained model: started, each quarter of its steps (with its ETA), done."""
+        name = info["model"]
+        if info.get("done"):
+            loss = info.get("logloss")
+            self.event(
+                f"retrained {name} in {info['seconds']:.0f} s"
+                + (f": val_logloss {loss:.4f}" if isinstance(loss, float) else ""),
+                data={"kind": "retrained", "model": name, "seconds": info["seconds"], "steps": total},
+            )
+            return
+        quarter = 4 * step // max(total, 1)
+        if name not in milestones:
+            milestones[name] = quarter
+            self.event(f"retrain {name}: started, {total} steps", data={"kind": "retrain", "model": name})
+        elif quarter > milestones[name] and step < total:
+            milestones[name] = quarter
+            eta = info.get("eta_s")
+            self.event(
+                f"retrain {name}: step {step}/{total}" + (f", eta {eta:.0f} s" if eta is not None else ""),
+                data={"kind": "retrain", "model": name, "step": step, "total": total, "eta_s": eta},
+            )
 
     # ---- phases ----------------------------------------------------------------------------------
 
@@ -198,19 +220,19 @@ class _Runner:
             data={"kind": "search_done", **counts},
         )
 
-    def finalize(self, search: Search) -> list[Any]:
+    def finalize(self, search: Search, *, start_ray: Callable[[], None]) -> list[Any]:
         self._last_write = 0.0
+        milestones: dict[str, int] = {}  # model -> quarters of its steps already announced
 
         def report(phase: str, done: int, total: int, info: dict[str, Any]) -> None:
             self.tell(phase, done, total, info)
-            if phase == "finalize":
-                self._model = (done, max(total, 1))
-                self.progress("finalize", done, total)
-            else:  # "retrain": steps of the current model
-                i, n = self._model
-                self.progress("finalize", i, n, fraction=(i + done / max(total, 1)) / n)
+            if phase == "finalize":  # the pool: models finished, and the share of all their steps
+                self.progress("finalize", done, total, fraction=info.get("fraction"))
+            else:  # "retrain": one model's steps
+                self.model_event(milestones, done, total, info)
             self.check_stop()
 
+        start_ray()  # the models retrain on Ray actors
         entries = search.finalize(progress=report)
         ids = sync_final(self.store, self.job.id, search)
         summary = final_summary(entries, ids)
@@ -276,7 +298,7 @@ def run_job(
             seconds[phase] = time.monotonic() - begun
         runner.check_stop()
         begun = time.monotonic()
-        final = runner.finalize(search)
+        final = runner.finalize(search, start_ray=start_ray)
         seconds["finalize"] = time.monotonic() - begun
         seconds["total"] = time.monotonic() - started
         return {
