@@ -13,7 +13,8 @@ how many there are. Two ways to run a list of them, with one interface (``run``)
   tests and benchmarks).
 
 ``run(jobs, progress=, finished=)`` calls ``progress(name, step, total, metrics)`` as models train
-and ``finished(job, result)`` as each one ends, in the order they end.
+(step 0 when one starts; ``metrics["seconds"]``: its time so far) and ``finished(job, result)`` as
+each one ends, in the order they end.
 """
 
 from __future__ import annotations
@@ -77,6 +78,15 @@ def retrain_settings(search: Search) -> dict[str, Any]:
     }
 
 
+def planned_steps(settings: dict[str, Any]) -> int:
+    """Steps of one model's run (the same for every model of the job)."""
+    from nasrec.data import Dataset
+    from nasrec.train import TrainConfig
+
+    train_rows = len(Dataset.open(Path(settings["dataset"])).split("train"))
+    return int(TrainConfig.from_dict(settings["config"]).total_steps(train_rows))
+
+
 class Retrainer:
     """Trains one model at a time on an opened dataset; ``progress()`` says how far the current one is."""
 
@@ -92,6 +102,7 @@ class Retrainer:
         self.dataset = Dataset.open(Path(settings["dataset"]))
         self.model = ModelConfig.from_dict(settings["model"])
         self.config = TrainConfig.from_dict(settings["config"])
+        self.total = planned_steps(settings)
         self.pid = os.getpid()
         self._progress: dict[str, Any] = {}
 
@@ -117,8 +128,7 @@ class Retrainer:
             if report is not None:
                 report(job.name, step, total, shown)
 
-        total = self.config.total_steps(len(self.dataset.split("train")))
-        update(0, total, {})
+        update(0, self.total, {})
         try:
             result = train_subnet(
                 Architecture.from_json(job.architecture),
@@ -191,6 +201,7 @@ class ActorPoolRetrainer:
             address=address,
             max_concurrency=2,  # ``progress`` answers while ``train`` runs
         )
+        self.total = planned_steps(settings)
 
     @classmethod
     def for_search(cls, search: Search) -> ActorPoolRetrainer:
@@ -220,6 +231,7 @@ class ActorPoolRetrainer:
             while idle and queue:
                 actor, job = idle.pop(0), queue.pop(0)
                 running[actor.train.remote(job)] = (actor, job)
+                progress(job.name, 0, self.total, {"seconds": 0.0})  # started (as a Retrainer reports it)
             ready, _ = ray.wait(list(running), num_returns=1, timeout=self.POLL_SECONDS)
             for ref in ready:
                 actor, job = running.pop(ref)
