@@ -136,3 +136,18 @@ def test_fit_to_budget_searches_the_exact_factors_at_which_a_width_changes() -> 
     assert isinstance(factor, Fraction) and sum(widths(fitted)) <= total // 2
     assert any(factor == Fraction(v, w) for w in widths(arch) for v in range(1, w + 1))
     assert fit_to_budget(fitted, broken=broken) == (fitted, None)  # already fits: unchanged
+
+
+def test_the_leaderboard_shows_a_scaled_baseline_with_its_factor() -> None:
+    from rich.console import Console
+
+    from nasrec.search.cli import leaderboard_table
+    from nasrec.search.leaderboard import Entry
+
+    metrics = {"val_logloss": 0.4, "width_scale": 0.86}
+    scaled = Entry(
+        name="autoint", kind="baseline", architecture={}, arch_hash="a", feasible=True, metrics=metrics
+    )
+    console = Console(width=200, record=True)
+    console.print(leaderboard_table([scaled]))
+    assert "autoint (0.86x widths)" in console.export_text()
