@@ -7,7 +7,9 @@ evaluated twice), finalisation from its per-model records. Progress, events and 
 written through short store sessions; none is held across a training step or an evaluation round.
 
 Stops are cooperative: ``lease.should_stop()`` is polled between supernet steps (a checkpoint is
-saved), and between search rounds and retraining steps (the progress callbacks raise ``JobStopped``).
+saved), between search rounds, and while models retrain (their progress is polled about once a
+second; the progress callbacks raise ``JobStopped``, and the models in flight are given up with
+their actors: finished ones are kept).
 
 This is the only phase sequence: a service worker (``nasrec.jobs.worker``) and ``nasrec search`` /
 ``nasrec demo`` (``nasrec.jobs.local``, under a local lease) both run it; ``listener`` lets the
