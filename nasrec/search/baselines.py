@@ -16,6 +16,7 @@ no smaller size fits keeps its published size, says so, and ranks infeasible.
 from __future__ import annotations
 
 import json
+from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
@@ -197,6 +198,7 @@ def _scaled(
 
     blocks = list(arch.blocks)
     for (i, gene), (width, values) in allowed.items():
-        fitting = [v for v in values if v <= factor * width]
-        blocks[i] = blocks[i].with_(**{gene: fitting[-1] if fitting else values[0]})  # type: ignore[union-attr]
+        # the allowed widths v <= factor * width are those <= its floor (v are ints): exact, no floats
+        fitting = bisect_right(values, factor.numerator * width // factor.denominator)
+        blocks[i] = blocks[i].with_(**{gene: values[max(fitting - 1, 0)]})  # type: ignore[union-attr]
     return Architecture(tuple(blocks)).canonical()
