@@ -65,8 +65,9 @@ class RetrainPool(Protocol):
 
 def retrain_settings(search: Search) -> dict[str, Any]:
     """The JSON-able settings a retrainer needs: the dataset, the space's model config, and the
-    job's one retraining ``TrainConfig`` (``finalize.retrain_config``), run in one process per model
-    (the placement fields only: they say where a run executes, not what it computes)."""
+    job's one retraining ``TrainConfig`` (``finalize.retrain_config``) with its placement fields
+    (where a run executes, not what it computes) set for one process per model, on an actor's GPU
+    when the actors have one."""
     from nasrec.search.finalize import retrain_config
 
     r = search.spec.resources
