@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-import nasrec.search.finalize as finalize
+import nasrec.search.baselines as baselines_module
 from tests.support.architectures import KINDS, invalid, valid_architecture
 from tests.support.cli import run_cli
 
@@ -63,7 +63,7 @@ def test_search_checks_the_jobs_baselines(
     baselines = tmp_path / "baselines"
     baselines.mkdir()
     invalid(kind).write(baselines / "mine.json")
-    monkeypatch.setattr(finalize, "baselines_dir", lambda: baselines)
+    monkeypatch.setattr(baselines_module, "baselines_dir", lambda: baselines)
     job = tmp_path / "job.yaml"
     job.write_text(yaml.safe_dump({"dataset": "no-such-dataset", "finalize": {"baselines": ["mine"]}}))
     err = _run(["search", str(job)], monkeypatch, capsys)
@@ -93,7 +93,7 @@ def test_a_valid_file_passes(
 
 
 def test_every_shipped_baseline_is_valid() -> None:
-    names = finalize.list_baselines()
+    names = baselines_module.list_baselines()
     assert len(names) >= 4
     for name in names:
-        finalize.load_baseline(name)
+        baselines_module.load_baseline(name)

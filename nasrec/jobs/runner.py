@@ -7,7 +7,9 @@ evaluated twice), finalisation from its per-model records. Progress, events and 
 written through short store sessions; none is held across a training step or an evaluation round.
 
 Stops are cooperative: ``lease.should_stop()`` is polled between supernet steps (a checkpoint is
-saved), and between search rounds and retraining steps (the progress callbacks raise ``JobStopped``).
+saved), between search rounds, and while models retrain (their progress is polled about once a
+second; the progress callbacks raise ``JobStopped``, and the models in flight are given up with
+their actors: finished ones are kept).
 
 This is the only phase sequence: a service worker (``nasrec.jobs.worker``) and ``nasrec search`` /
 ``nasrec demo`` (``nasrec.jobs.local``, under a local lease) both run it; ``listener`` lets the
@@ -76,8 +78,6 @@ class _Runner:
     search: Search | None = None
     seen_trials: set[int] = field(default_factory=set)
     _last_write: float = 0.0
-    _model: tuple[int, int] = (0, 1)  # finalisation: (index, count) of the model being retrained
-    _warned: set[str] = field(default_factory=set)  # finding kinds already reported in this attempt
 
     # ---- helpers ---------------------------------------------------------------------------------
 
@@ -139,6 +139,27 @@ class _Runner:
         reason = self.lease.reason
         if reason is not None:
             raise JobStopped(reason)
+
+    def model_event(self, milestones: dict[str, int], step: int, total: int, info: dict[str, Any]) -> None:
+        """Events of one retrained model: started, each quarter of its steps (with its ETA), done."""
+        name = info["model"]
+        if info.get("done"):  # how long it trained, and where early stopping found it best
+            self.event(
+                f"retrained {name} in {info['seconds']:.0f} s: {_retrained(info, step, total)}",
+                data={"kind": "retrained", **_scalars(info), "steps": step, "total": total},
+            )
+            return
+        quarter = 4 * step // max(total, 1)
+        if name not in milestones:
+            milestones[name] = quarter
+            self.event(f"retrain {name}: started, {total} steps", data={"kind": "retrain", "model": name})
+        elif quarter > milestones[name] and step < total:
+            milestones[name] = quarter
+            eta = info.get("eta_s")
+            self.event(
+                f"retrain {name}: step {step}/{total}" + (f", eta {eta:.0f} s" if eta is not None else ""),
+                data={"kind": "retrain", "model": name, "step": step, "total": total, "eta_s": eta},
+            )
 
     # ---- phases ----------------------------------------------------------------------------------
 
@@ -246,21 +267,19 @@ class _Runner:
         )
         self.check_ranking(search)
 
-    def finalize(self, search: Search) -> list[Any]:
+    def finalize(self, search: Search, *, start_ray: Callable[[], None]) -> list[Any]:
         self._last_write = 0.0
+        milestones: dict[str, int] = {}  # model -> quarters of its steps already announced
 
         def report(phase: str, done: int, total: int, info: dict[str, Any]) -> None:
             self.tell(phase, done, total, info)
-            if phase == "finalize":
-                self._model = (done, max(total, 1))
-                self.progress("finalize", done, total)
-            else:  # "retrain": steps of the current model
-                i, n = self._model
-                self.progress("finalize", i, n, fraction=(i + done / max(total, 1)) / n)
-                if "diverged" in info:  # the run's end: say how long it trained and where it was best
-                    self.event(_retrained(info, done, total), data={"kind": "retrained", **_scalars(info)})
+            if phase == "finalize":  # the pool: models finished, and the share of all their steps
+                self.progress("finalize", done, total, fraction=info.get("fraction"))
+            else:  # "retrain": one model's steps
+                self.model_event(milestones, done, total, info)
             self.check_stop()
 
+        start_ray()  # the models retrain on Ray actors
         entries = search.finalize(progress=report)
         ids = sync_final(self.store, self.job.id, search)
         summary = final_summary(entries, ids)
@@ -327,7 +346,7 @@ def run_job(
             seconds[phase] = time.monotonic() - begun
         runner.check_stop()
         begun = time.monotonic()
-        final = runner.finalize(search)
+        final = runner.finalize(search, start_ray=start_ray)
         seconds["finalize"] = time.monotonic() - begun
         seconds["total"] = time.monotonic() - started
         return {
@@ -376,14 +395,13 @@ def _scalars(info: dict[str, Any]) -> dict[str, Any]:
 
 
 def _retrained(info: dict[str, Any], steps: int, total: int) -> str:
-    """``retrained dlrm: 600 of 1,562 steps (stopped early), best val_logloss 0.3921 at step 450``."""
-    name = info.get("model", "model")
+    """``600 of 1,562 steps (stopped early), val_logloss 0.3921 at step 450``."""
     if info.get("diverged"):
-        return f"retrained {name}: diverged at step {steps:,} of {total:,}"
+        return f"diverged at step {steps:,} of {total:,}"
     early = " (stopped early)" if info.get("stopped_early") else ""
     best = f" at step {info['best_step']:,}" if "best_step" in info else ""
     logloss = info.get("logloss", float("nan"))
-    return f"retrained {name}: {steps:,} of {total:,} steps{early}, val_logloss {logloss:.4f}{best}"
+    return f"{steps:,} of {total:,} steps{early}, val_logloss {logloss:.4f}{best}"
 
 
 def _close_study(search: Search) -> None:

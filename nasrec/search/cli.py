@@ -81,6 +81,9 @@ def leaderboard_table(
     table.add_column("feasible", justify="left")
     for i, e in enumerate(entries, 1):
         name = f"[bold]{e.name}[/] (winner)" if e.winner else e.name
+        scale = e.metric("width_scale")
+        if scale is not None:  # a baseline scaled down to the job's budget
+            name += f" ({scale:.2g}x widths)"
         cells = [str(i), name, e.kind]
         for metric in shown:
             value = e.metric(metric.name)

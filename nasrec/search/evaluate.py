@@ -235,9 +235,9 @@ class LocalEvaluator:
 class ActorPoolEvaluator:
     """``num_actors`` Ray actors, each holding the supernet; candidates are spread over them.
 
-    Uses the process's Ray runtime; without one, starts one (``nasrec.ray_runtime``: ``address``, else
-    ``NASREC_RAY_ADDRESS``, else embedded with room for every actor) and stops it on ``close``. Results
-    come back in the order of the architectures, whatever actor scored them.
+    The actors and the Ray runtime are an ``ActorGroup`` (``nasrec.search.actors``: the process's
+    runtime, or one started for the pool and stopped on ``close``). Results come back in the order
+    of the architectures, whatever actor scored them.
     """
 
     def __init__(
@@ -249,20 +249,19 @@ class ActorPoolEvaluator:
         gpus_per_actor: float = 0,
         address: str | None = None,
     ) -> None:
-        import ray
         from ray.util import ActorPool
 
-        from nasrec.ray_runtime import ensure_ray
+        from nasrec.search.actors import ActorGroup
 
-        cpus = max(os.cpu_count() or 1, int(num_actors * cpus_per_actor + 0.999))
-        self._owns_ray = ensure_ray(address=address, num_cpus=cpus)
-        threads = max(1, int(cpus_per_actor))
-        remote_cls = ray.remote(num_cpus=cpus_per_actor, num_gpus=gpus_per_actor, max_restarts=1)(
-            CandidateEvaluator
+        self.group = ActorGroup(
+            CandidateEvaluator,
+            settings,
+            num_actors=num_actors,
+            cpus_per_actor=cpus_per_actor,
+            gpus_per_actor=gpus_per_actor,
+            address=address,
         )
-        self.actors = [remote_cls.remote(settings, threads) for _ in range(num_actors)]
-        ray.get([a.ping.remote() for a in self.actors])  # surface load errors here, not per candidate
-        self.pool = ActorPool(self.actors)
+        self.pool = ActorPool(self.group.actors)
 
     @classmethod
     def for_search(cls, search: Search) -> ActorPoolEvaluator:
@@ -285,20 +284,11 @@ class ActorPoolEvaluator:
             results = list(self.pool.map(lambda actor, arch: actor.evaluate.remote(arch), jobs))
         except RayError as exc:  # an actor died: report the rest as failed instead of losing the round
             results += [{"error": f"evaluation actor failed: {exc}"}] * (len(jobs) - len(results))
-            self.pool = ActorPool(self.actors)
+            self.pool = ActorPool(self.group.actors)
         return results
 
     def close(self) -> None:
-        import ray
-
-        for actor in getattr(self, "actors", []):
-            ray.kill(actor)
-        self.actors = []
-        if getattr(self, "_owns_ray", False):
-            from nasrec.ray_runtime import shutdown_ray
-
-            shutdown_ray()
-            self._owns_ray = False
+        self.group.close()
 
     def __enter__(self) -> ActorPoolEvaluator:
         return self

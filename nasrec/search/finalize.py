@@ -1,36 +1,42 @@
 """Finalisation: retrain the top-k from scratch, select on validation, test the winner once.
 
 1. The top-k distinct (by canonical hash) feasible candidates of the search, by their one-shot score,
-   and the job's baselines, are each trained from scratch as a standalone SubNet (``train_subnet``)
-   on the train split and validated on the val split. This runs under ``forbid_test_split``: any
-   attempt to read the test split raises.
+   and the job's baselines (at the job's budget: ``nasrec.search.baselines``), are each trained from
+   scratch as a standalone SubNet with the same ``retrain_config`` on the train split and validated
+   on the val split, side by side on the job's Ray actors (``nasrec.search.retrain``). This runs
+   under ``forbid_test_split``: any attempt to read the test split raises.
 2. The winner is the found model with the best *validation* score among the feasible ones. Only then,
    outside the guard, is the test split opened: the winner is evaluated on it once, and each baseline
    once (no selection happens among baselines, so testing them is a fair comparison, not a choice).
 3. Every record (architecture, costs, validation and test metrics, checkpoint) is written to the
-   study as it is produced (``nasrec_final:<name>``), so an interrupted finalisation resumes without
-   retraining a finished model or testing anything twice.
+   study (``nasrec_final:<name>``) as soon as the model and every model before it in the pool have
+   finished, so the study's contents do not depend on which actor was faster, and an interrupted
+   finalisation resumes without retraining a finished model (a finished model whose record was not
+   written yet returns from its final checkpoint at once) or testing anything twice.
 
-Baselines are fixed architectures in ``search_spaces/baselines/<name>.json`` (nasrec Architecture JSON
-plus a ``description``).
+Progress: ``progress("retrain", step, total, {"model", "eta_s", ...})`` per model as it trains (and
+once more with ``"done": True`` when it ends), and ``progress("finalize", finished, models,
+{"fraction"})`` for the pool as a whole.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import replace
-from pathlib import Path
+from collections import deque
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from nasrec.errors import ConfigError, NasrecError, NotFoundError
+from nasrec.errors import NotFoundError
 from nasrec.metrics import METRICS
+
+# The baselines' home is nasrec.search.baselines; these names are imported from here too.
+from nasrec.search.baselines import baselines_dir, job_baselines, list_baselines, load_baseline
 from nasrec.search.leaderboard import Entry, rank_entries
 from nasrec.search.records import FinalRecord, final_records, metrics_of, read_winner, save_final, save_winner
 
 if TYPE_CHECKING:
+    from nasrec.search.retrain import RetrainJob, RetrainPool
     from nasrec.search.search import PhaseProgress, Search
     from nasrec.space.architecture import Architecture
-    from nasrec.spec import JobSpec
 
 __all__ = [
     "baselines_dir",
@@ -40,56 +46,6 @@ __all__ = [
     "list_baselines",
     "load_baseline",
 ]
-
-
-def baselines_dir() -> Path:
-    from nasrec.home import project_root
-
-    return project_root() / "search_spaces" / "baselines"
-
-
-def list_baselines() -> list[str]:
-    d = baselines_dir()
-    return sorted(p.stem for p in d.glob("*.json")) if d.is_dir() else []
-
-
-def load_baseline(name: str) -> tuple[Architecture, str]:
-    """A baseline architecture (canonical) and its description, read and checked as every
-    architecture file is (``read_architecture``; against the space it names, if any): errors name
-    the baseline's file, the block and the gene."""
-    from nasrec.space.arch_file import read_architecture
-
-    path = baselines_dir() / f"{name}.json"
-    if not path.is_file():
-        raise NotFoundError(f"no baseline {name!r}; available: {', '.join(list_baselines())}")
-    arch = read_architecture(path, source=f"baseline {name} ({path})").architecture
-    data = json.loads(path.read_text())
-    description = data.get("description", "") if isinstance(data, dict) else ""
-    return arch.canonical(), str(description)
-
-
-def job_baselines(spec: JobSpec) -> list[str]:
-    """The baselines the job asks for (all of them for ``true``, none for ``false``, or the listed
-    ones), each loaded and checked: a missing or invalid baseline is a ``ConfigError`` naming
-    ``finalize.baselines`` before anything runs."""
-    wanted = spec.finalize.baselines
-    if wanted is True:
-        names = list_baselines()
-    elif wanted is False:
-        names = []
-    else:
-        missing = [b for b in wanted if b not in list_baselines()]
-        if missing:
-            raise ConfigError(
-                f"finalize.baselines: unknown baseline(s) {missing}; available: {list_baselines()}"
-            )
-        names = list(wanted)
-    for name in names:
-        try:
-            load_baseline(name)
-        except NasrecError as exc:
-            raise ConfigError(f"finalize.baselines: {exc}") from None
-    return names
 
 
 def retrain_config(search: Search) -> Any:
@@ -118,93 +74,159 @@ def retrain_config(search: Search) -> Any:
     )
 
 
-def finalize(search: Search, *, progress: PhaseProgress | None = None) -> list[Entry]:
-    """Retrain, select on validation, test once; returns the final leaderboard (see module docstring)."""
+def finalize(
+    search: Search, *, progress: PhaseProgress | None = None, retrainer: RetrainPool | None = None
+) -> list[Entry]:
+    """Retrain, select on validation, test once; returns the final leaderboard (see module docstring).
+
+    ``retrainer`` defaults to the job's actor pool (``ActorPoolRetrainer.for_search``, closed after)."""
     search.set_phase("finalize")
     with search.torch_threads():
-        return _finalize(search, progress)
+        return _finalize(search, progress, retrainer)
 
 
-def _finalize(search: Search, progress: PhaseProgress | None) -> list[Entry]:
+@dataclass(frozen=True)
+class _Model:
+    """One model of the selection pool: found (``extra``: its trial and one-shot scores) or baseline."""
+
+    name: str
+    kind: str  # "found" | "baseline"
+    arch: Architecture
+    extra: dict[str, Any]
+
+
+def _finalize(search: Search, progress: PhaseProgress | None, retrainer: RetrainPool | None) -> list[Entry]:
     from nasrec.train import forbid_test_split
 
     with forbid_test_split():
-        todo = _selection_pool(search)
+        pool = _selection_pool(search)
         done = final_records(search.study)
-        for i, (name, kind, arch, extra) in enumerate(todo):
-            if progress:
-                progress("finalize", i, len(todo), {"model": name})
-            if name not in done:
-                done[name] = _retrain(search, name, kind, arch, extra, progress)
-                save_final(search.study, done[name])
-        if progress:
-            progress("finalize", len(todo), len(todo), {})
-        winner = _select(search, [done[name] for name, kind, _, _ in todo if kind == "found"])
+        _retrain_pool(search, pool, done, progress, retrainer)
+        winner = _select(search, [done[m.name] for m in pool if m.kind == "found"])
     if winner is not None:
         save_winner(search.study, winner)
     # Selection is over: from here on, the test split is read once per model, for the winner and
     # the baselines only.
-    for name, kind, _, _ in todo:
-        record = done[name]
-        if (kind == "baseline" or name == winner) and not record.tested:
+    for model in pool:
+        record = done[model.name]
+        if (model.kind == "baseline" or model.name == winner) and not record.tested:
             save_final(search.study, _test_once(search, record))
     return final_leaderboard(search)
 
 
-def _selection_pool(search: Search) -> list[tuple[str, str, Architecture, dict[str, Any]]]:
-    pool: list[tuple[str, str, Architecture, dict[str, Any]]] = []
-    for rank, entry in enumerate(search.top_candidates(search.spec.finalize.top_k)):
-        from nasrec.space.architecture import Architecture
+def _selection_pool(search: Search) -> list[_Model]:
+    from nasrec.search.baselines import sized_baseline
+    from nasrec.space.architecture import Architecture
 
+    pool: list[_Model] = []
+    for rank, entry in enumerate(search.top_candidates(search.spec.finalize.top_k)):
         oneshot = {k: v for k, v in entry.metrics.items() if k in METRICS and METRICS[k].kind == "evaluated"}
         extra = {"trial": entry.trial, "oneshot_rank": rank, "oneshot": oneshot}
-        pool.append((f"found-{rank + 1}", "found", Architecture.from_dict(entry.architecture), extra))
+        pool.append(_Model(f"found-{rank + 1}", "found", Architecture.from_dict(entry.architecture), extra))
     for name in job_baselines(search.spec):
-        arch, description = load_baseline(name)
-        pool.append((name, "baseline", arch, {"description": description}))
+        sized = sized_baseline(search, name)
+        extra = {"description": sized.description, "width_scale": sized.scale}
+        pool.append(_Model(name, "baseline", sized.architecture, extra))
     return pool
 
 
-def _retrain(
+def _retrain_pool(
     search: Search,
-    name: str,
-    kind: str,
-    arch: Architecture,
-    extra: dict[str, Any],
+    pool: list[_Model],
+    done: dict[str, FinalRecord],
     progress: PhaseProgress | None,
-) -> FinalRecord:
-    from nasrec.train import train_subnet
+    retrainer: RetrainPool | None,
+) -> None:
+    """Train every model of ``pool`` not in ``done`` on ``retrainer``; each record goes into ``done``
+    and the study in pool order, as soon as the models before it are in (module docstring, 3)."""
+    from nasrec.search.retrain import ActorPoolRetrainer, RetrainJob
 
-    def report(step: int, total: int, metrics: dict[str, Any]) -> None:
-        if progress:
-            progress("retrain", step, total, {"model": name, **metrics})
+    todo = [m for m in pool if m.name not in done]
+    board = _PoolProgress([m.name for m in pool], set(done), progress)
+    if not todo:
+        board.report()
+        return
+    by_name = {m.name: m for m in todo}
+    unsaved = deque(m.name for m in todo)
+    finished: dict[str, FinalRecord] = {}
 
-    result = train_subnet(
-        arch,
-        dataset=search.dataset,
-        model=search.space.model,
-        config=retrain_config(search),
-        run_dir=search.run_dir / "final" / name,
-        resume=True,
-        progress=report,
-    )
-    metrics = result.metrics
+    def on_finished(job: RetrainJob, result: dict[str, Any]) -> None:
+        finished[job.name] = _record(search, by_name[job.name], result)
+        while unsaved and unsaved[0] in finished:
+            record = finished.pop(unsaved.popleft())
+            save_final(search.study, record)
+            done[record.name] = record
+        board.finished(job.name, result)
+
+    jobs = [RetrainJob(m.name, m.arch.to_json(), str(search.run_dir / "final" / m.name)) for m in todo]
+    own = retrainer is None
+    retrainer = retrainer or ActorPoolRetrainer.for_search(search)
+    try:
+        retrainer.run(jobs, progress=board.step, finished=on_finished)
+    finally:
+        if own:
+            retrainer.close()
+
+
+class _PoolProgress:
+    """Turns the retrainer's reports into ``progress`` calls: per model (step, total, ETA from its own
+    pace) and for the pool (finished models, and the fraction of all their steps done)."""
+
+    def __init__(self, names: list[str], done: set[str], progress: PhaseProgress | None) -> None:
+        self.names = names
+        self.progress = progress
+        self.share = {name: 1.0 for name in done}  # name -> fraction of its steps done
+        self.ended = set(done)
+
+    def step(self, name: str, step: int, total: int, metrics: dict[str, Any]) -> None:
+        self.share[name] = min(step / max(total, 1), 1.0)
+        if self.progress:
+            seconds = metrics.get("seconds")
+            eta = seconds * (total - step) / step if step > 0 and isinstance(seconds, float) else None
+            self.progress("retrain", step, total, {**metrics, "model": name, "eta_s": eta})
+            self.report()
+
+    def finished(self, name: str, result: dict[str, Any]) -> None:
+        self.share[name] = 1.0
+        self.ended.add(name)
+        if self.progress:
+            info = {
+                "model": name,
+                "done": True,
+                "seconds": result["seconds"],
+                "eta_s": 0.0,
+                "worker": result["worker"],
+            }
+            reported = ("logloss", "auc", "diverged", "stopped_early", "best_step")
+            info.update({k: result["metrics"][k] for k in reported if k in result["metrics"]})
+            self.progress("retrain", result["step"], result["total"], info)
+            self.report()
+
+    def report(self) -> None:
+        if self.progress:
+            fraction = sum(self.share.get(name, 0.0) for name in self.names) / max(len(self.names), 1)
+            self.progress("finalize", len(self.ended), len(self.names), {"fraction": fraction})
+
+
+def _record(search: Search, model: _Model, result: dict[str, Any]) -> FinalRecord:
+    """The finalisation record of a retrained model (``Retrainer.train``'s ``result``)."""
+    arch, metrics = model.arch, result["metrics"]
     costs = search.costs(arch)
     diverged = bool(metrics.get("diverged", False))
     broken = search.violations(costs, kinds=("analytic",))
     return FinalRecord(
-        name=name,
-        kind=kind,
+        name=model.name,
+        kind=model.kind,
         architecture=arch.to_dict(),
         arch_hash=arch.canonical_hash(),
         metrics=metrics_of({**costs, "val_logloss": metrics.get("logloss"), "val_auc": metrics.get("auc")}),
         feasible=not broken and not diverged,
         violations=tuple(broken),
-        checkpoint=None if result.checkpoint is None else str(result.checkpoint),
+        checkpoint=result["checkpoint"],
         diverged=diverged,
         val_rows=metrics.get("rows"),
         train_loss=_num(metrics.get("train_loss")),
-        **extra,
+        **model.extra,
     )
 
 

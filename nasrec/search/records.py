@@ -148,6 +148,7 @@ class FinalRecord:
     oneshot_rank: int | None = None
     oneshot: dict[str, float] = field(default_factory=dict)
     description: str = ""  # baselines
+    width_scale: float | None = None  # a baseline scaled down to fit the job's budget: its width factor
 
     @property
     def tested(self) -> bool:
@@ -155,7 +156,7 @@ class FinalRecord:
 
     def entry_metrics(self) -> dict[str, float]:
         """Every number known for it, for its leaderboard row."""
-        counts = {k: getattr(self, k) for k in ("val_rows", "test_rows", "train_loss")}
+        counts = {k: getattr(self, k) for k in ("val_rows", "test_rows", "train_loss", "width_scale")}
         return {
             **self.metrics,
             **{k: float(v) for k, v in counts.items() if v is not None},

@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     import optuna
 
     from nasrec.search.evaluate import Evaluator
+    from nasrec.search.retrain import RetrainPool
     from nasrec.space.architecture import Architecture
 
 __all__ = ["Search", "create_search", "load_search"]
@@ -75,7 +76,7 @@ def create_search(
     The architectures the job brings (its baselines) are checked first: ``ConfigError`` naming them.
     """
     from nasrec.home import default_database_url
-    from nasrec.search.finalize import job_baselines
+    from nasrec.search.baselines import job_baselines
 
     if isinstance(spec, str | Path):
         spec = load_spec(spec)
@@ -574,11 +575,14 @@ class Search:
 
     # ---- phase 3 and the whole job -----------------------------------------------------------------
 
-    def finalize(self, *, progress: PhaseProgress | None = None) -> list[Entry]:
-        """Retrain the top-k and the baselines, select on validation, test the winner once."""
+    def finalize(
+        self, *, progress: PhaseProgress | None = None, retrainer: RetrainPool | None = None
+    ) -> list[Entry]:
+        """Retrain the top-k and the baselines (on ``retrainer``, default: the job's Ray actors),
+        select on validation, test the winner once."""
         from nasrec.search.finalize import finalize
 
-        return finalize(self, progress=progress)
+        return finalize(self, progress=progress, retrainer=retrainer)
 
     def final_leaderboard(self) -> list[Entry]:
         from nasrec.search.finalize import final_leaderboard

@@ -96,6 +96,9 @@ def test_a_local_job_and_a_rest_job_find_the_same_candidates_and_winner(
         assert job.state == JobState.SUCCEEDED and job.owner_id != alice.user.id
         events = [e.message for e in crud.list_events(session=session, owner_id=None, job_id=local.job_id)]
     assert any("started by worker" in m for m in events) and any("winner" in m for m in events)
+    for model in ("found-1", "found-2", "dlrm"):  # each retrained model says when it starts and ends
+        assert f"retrain {model}: started, 4 steps" in events
+        assert any(m.startswith(f"retrained {model} in ") and "val_logloss" in m for m in events)
 
     # a rerun reuses the finished job: nothing is trained again
     again = run_local(SPEC, database_url=url)

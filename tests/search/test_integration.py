@@ -103,10 +103,12 @@ def test_whole_job_on_ray_actors(tiny_dataset: Path, tmp_path: Path) -> None:
 def test_finalisation_never_touches_test_before_the_winner_is_chosen(
     tiny_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Every split access of the whole job (in-process evaluator, so nothing escapes the spy)."""
+    """Every split access of the whole job (in-process evaluator and retrainer, so nothing escapes
+    the spy)."""
     from nasrec.data.dataset import Dataset
     from nasrec.search.evaluate import LocalEvaluator
     from nasrec.search.records import WINNER_ATTR
+    from nasrec.search.retrain import LocalRetrainer
 
     url = f"sqlite:///{tmp_path / 'jobs.db'}"
     search = create_search(tiny_job(tiny_dataset, name="spy-job"), storage=url, run_dir=tmp_path / "run")
@@ -120,7 +122,7 @@ def test_finalisation_never_touches_test_before_the_winner_is_chosen(
     monkeypatch.setattr(Dataset, "split", spy)
     search.train_supernet()
     search.run_search(LocalEvaluator.for_search(search))
-    search.finalize()
+    search.finalize(retrainer=LocalRetrainer.for_search(search))
 
     test_reads = [winner_known for name, winner_known in log if name == "test"]
     assert test_reads, "the winner and the baselines are tested"

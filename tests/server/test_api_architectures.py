@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-import nasrec.search.finalize as finalize
+import nasrec.search.baselines as baselines_module
 from nasrec.store import Store, crud
 from tests.support.architectures import INVALID, KINDS, invalid
 from tests.support.service import Account, add_dataset_row, seed_search_job
@@ -31,7 +31,7 @@ def test_a_job_with_an_invalid_baseline_is_refused(
     baselines.mkdir()
     case = invalid(kind)
     case.write(baselines / "mine.json")
-    monkeypatch.setattr(finalize, "baselines_dir", lambda: baselines)
+    monkeypatch.setattr(baselines_module, "baselines_dir", lambda: baselines)
     add_dataset_row(store, alice, "d")
     response = client.post(
         API, headers=alice.headers, json={"dataset": "d", "finalize": {"baselines": ["mine"]}}
