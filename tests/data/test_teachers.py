@@ -73,7 +73,7 @@ def test_teachers_have_different_structure_and_own_knobs() -> None:
             assert abs(np.corrcoef(probs[x], probs[y])[0, 1]) < 0.5, (x, y)
     low = synthesize("low-rate", rows=20_000, seed=1, teacher="cross", config=CrossConfig(positive_rate=0.1))
     assert low.info()["positive_rate"] == pytest.approx(0.1, abs=0.015)
-    assert low.meta["teacher"]["positive_rate"] == 0.1 and len(low.meta["teacher"]["triples"]) == 8
+    assert low.meta["teacher"]["positive_rate"] == 0.1 and len(low.meta["teacher"]["triples"]) == 4
 
 
 def test_cross_terms_have_no_part_that_depends_on_fewer_fields() -> None:
