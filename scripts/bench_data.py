@@ -105,12 +105,13 @@ def main() -> None:
         tmpdir = Path(tmp)
         os.environ["NASREC_HOME"] = str(tmpdir / "home")
         from nasrec.data import Dataset, ingest
-        from nasrec.data.synth import TeacherConfig, write_criteo_tsv
+        from nasrec.data.synth import write_criteo_tsv
+        from nasrec.data.teachers import FMConfig
 
         raw = tmpdir / "criteo.tsv"
         start = time.perf_counter()
         write_criteo_tsv(
-            raw, rows=args.rows, seed=0, config=TeacherConfig(cardinality_exponent=args.cardinality_exponent)
+            raw, rows=args.rows, seed=0, config=FMConfig(cardinality_exponent=args.cardinality_exponent)
         )
         size = raw.stat().st_size / 1e6
         print(f"wrote {args.rows:,} raw Criteo rows ({size:.0f} MB) in {time.perf_counter() - start:.1f} s")

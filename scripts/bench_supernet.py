@@ -9,7 +9,7 @@ gradient clipping at 5, 2 threads (``--threads``). One training step is the trai
 backward, clip, dense Adagrad, embedding update, LR schedules. Tables (``--tables``, comma separated):
 
     capped        the reference's search setting (default): the Criteo Kaggle vocabularies
-                  (``nasrec.data.synth.CRITEO_CARDINALITIES``) capped at 500,000 rows, 3,069,317 rows
+                  (``nasrec.data.teachers.CRITEO_CARDINALITIES``) capped at 500,000 rows, 3,069,317 rows
     uniform-500k  26 tables of 500,000 rows, 13,000,000 rows
 
 Indices are uniform over each table (no popular head, so lookups rarely hit the cache).
@@ -86,7 +86,7 @@ import torch
 from nasrec.cost import op_costs
 from nasrec.cost.latency import measure_latency
 from nasrec.data.schema import Batch, DatasetSchema
-from nasrec.data.synth import CRITEO_CARDINALITIES
+from nasrec.data.teachers import CRITEO_CARDINALITIES
 from nasrec.nets import PathSampler, SuperNet, SupernetPath, onednn_linear
 from nasrec.nets.subnet import SubNet
 from nasrec.space import Architecture, load_space

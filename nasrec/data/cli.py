@@ -142,6 +142,15 @@ def synth(
     name: Annotated[str, typer.Option("--name", "-n", help="Dataset name.")] = "synthetic",
     rows: Annotated[int, typer.Option(help="Number of rows.")] = 200_000,
     seed: Annotated[int, typer.Option(help="Seed of inputs, teacher and labels.")] = 0,
+    teacher: Annotated[
+        str,
+        typer.Option(
+            "--teacher",
+            help="The hidden click model: fm (pairwise, DLRM-like), cross (3- and 4-field products),"
+            " dense_gate (nonlinear dense gating a few fields), attention (context attention over a"
+            " subset of fields); see docs/teachers.md.",
+        ),
+    ] = "fm",
     force: Annotated[bool, typer.Option("--force", help="Replace an existing dataset of that name.")] = False,
     json_output: Annotated[
         bool, typer.Option("--json", help="Print the dataset info as JSON on stdout.")
@@ -153,7 +162,7 @@ def synth(
 
     start = time.perf_counter()
     with stage_progress(SYNTH_STAGES, quiet=json_output) as progress:
-        ds = synthesize(name, rows=rows, seed=seed, force=force, progress=progress)
+        ds = synthesize(name, rows=rows, seed=seed, teacher=teacher, force=force, progress=progress)
     info = ds.info()
     if json_output:
         typer.echo(json.dumps(info, indent=2))
@@ -217,6 +226,8 @@ def _print_info(info: dict[str, Any]) -> None:
     head.add_row("path", info["path"])
     head.add_row("rows", ", ".join(f"{k} {v:,}" for k, v in rows.items()))
     head.add_row("positive rate", f"{info['positive_rate']:.4f}")
+    if info.get("teacher"):
+        head.add_row("teacher", _teacher_summary(info["teacher"]))
     if info.get("bayes_logloss"):
         head.add_row(
             "Bayes log loss", ", ".join(f"{k} {v:.4f}" for k, v in info["bayes_logloss"].items() if v)
@@ -243,3 +254,17 @@ def _print_info(info: dict[str, Any]) -> None:
     for f in info["sparse_features"]:
         tables.add_row(f["name"], f"{f['rows']:,}", f"{info['hot_rows'].get(f['name'], 0):.3f}")
     out.print(tables)
+
+
+def _teacher_summary(teacher: dict[str, Any]) -> str:
+    """``cross (seed 0): triples 8, quads 4, ...``: the name and the teacher's own knobs."""
+    from dataclasses import fields
+
+    from nasrec.data.teachers import TEACHERS, TeacherConfig
+
+    name = teacher.get("name", "fm")  # datasets written before there were several teachers
+    cls = TEACHERS.get(name)
+    shared = {f.name for f in fields(TeacherConfig)}
+    own = [f.name for f in fields(cls.config_type) if f.name not in shared] if cls else []
+    knobs = ", ".join(f"{k} {teacher[k]}" for k in own if k in teacher)
+    return f"{name} (seed {teacher.get('seed')}){': ' + knobs if knobs else ''}"

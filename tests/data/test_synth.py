@@ -8,7 +8,8 @@ import torch
 from torch import nn
 
 from nasrec.data import Batch, BatchLoader, Dataset, synthesize
-from nasrec.data.synth import TeacherConfig, write_criteo_tsv
+from nasrec.data.synth import write_criteo_tsv
+from nasrec.data.teachers import FMConfig
 
 
 def test_same_seed_same_dataset_other_seed_other_dataset() -> None:
@@ -47,8 +48,8 @@ def test_teacher_config_validates() -> None:
     from nasrec.errors import ConfigError
 
     with pytest.raises(ConfigError, match="positive_rate"):
-        TeacherConfig(positive_rate=1.5)
-    cfg = TeacherConfig(positive_rate=0.1, pairwise=0.0)
+        FMConfig(positive_rate=1.5)
+    cfg = FMConfig(positive_rate=0.1, pairwise=0.0)
     ds = synthesize("sparse-clicks", rows=20_000, seed=1, config=cfg)
     assert ds.info()["positive_rate"] == pytest.approx(0.1, abs=0.015)
     assert ds.meta["teacher"]["pairwise"] == 0.0

@@ -32,10 +32,10 @@ def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Any:
     ~10^5 rows), so that a few dozen steps on 2400 rows visibly learn something.
     """
     from nasrec.data import synthesize
-    from nasrec.data.synth import TeacherConfig
+    from nasrec.data.teachers import FMConfig
 
     home = tmp_path_factory.mktemp("train_data_home")
-    teacher = TeacherConfig(first_order=2.0, pairwise=0.5, dense_field=0.3, dense_linear=1.0)
+    teacher = FMConfig(first_order=2.0, pairwise=0.5, dense_field=0.3, dense_linear=1.0)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("NASREC_HOME", str(home))
         return synthesize("tiny", rows=3000, seed=0, config=teacher)
