@@ -78,6 +78,7 @@ class _Runner:
     search: Search | None = None
     seen_trials: set[int] = field(default_factory=set)
     _last_write: float = 0.0
+    _warned: set[str] = field(default_factory=set)  # finding kinds already reported in this attempt
 
     # ---- helpers ---------------------------------------------------------------------------------
 
