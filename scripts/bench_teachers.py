@@ -74,7 +74,7 @@ def main() -> None:
         spec = {**json.loads(json.dumps(DEMO_SPEC)), "dataset": name}
         search = create_search(spec, load_if_exists=True)  # the demo's job on this data: its configs
         if archs is None:
-            archs = [(n, load_baseline(n)[0]) for n in args.baselines] + _drawn(search, args)
+            archs = [(n, load_baseline(n).architecture) for n in args.baselines] + _drawn(search, args)
             archs += [(Path(p).stem, _designed(search, Path(p))) for p in args.extra]
         bayes = float(dataset.meta["bayes_logloss"]["val"])
         models = []

@@ -1,13 +1,14 @@
 """``nasrec demo``: the whole pipeline on the built-in planted dataset, in minutes on a laptop CPU.
 
-1. Synthesize the planted dataset (``planted``: 200k Criteo-shaped rows whose labels come from a
-   hidden teacher with field x field and dense x field interactions) unless it exists, and print its
-   summary, including the Bayes log loss (the entropy of the true click probability: no model can beat
-   it on average).
+1. Synthesize the planted dataset (``planted-cross``: 1M Criteo-shaped rows whose labels come from
+   the ``cross`` teacher, three- and four-field crosses that DLRM's pairwise dot products cannot
+   express; docs/teachers.md) unless it exists, and print its summary, including the Bayes log loss
+   (the entropy of the true click probability: no model can beat it on average). On the ``fm``
+   teacher (DLRM's own inductive bias) a search can at best tie DLRM, so the demo would show nothing.
 2. Run a small search job (``DEMO_SPEC``): a supernet on a laptop-sized space with NASRec-Small's
    operators (``DEMO_SPACE``), regularized evolution under a FLOPs budget, the top candidates
-   retrained from scratch next to hand-designed baselines (plain MLP, DLRM-like, DeepFM-like), the
-   winner and the baselines tested once.
+   retrained from scratch next to hand-designed baselines (plain MLP, DLRM-like, DeepFM-like,
+   DCNv2), the winner and the baselines tested once.
 3. Print the leaderboard with each model's excess over the Bayes log loss.
 
 The job is stored like any other, named after the spec's fingerprint, so running the demo twice
@@ -20,9 +21,18 @@ import json
 import time
 from typing import Any
 
-__all__ = ["DEMO_DATASET", "DEMO_ROWS", "DEMO_SPACE", "DEMO_SPEC", "ensure_planted", "run_demo"]
+__all__ = [
+    "DEMO_DATASET",
+    "DEMO_ROWS",
+    "DEMO_TEACHER",
+    "DEMO_SPACE",
+    "DEMO_SPEC",
+    "ensure_planted",
+    "run_demo",
+]
 
-DEMO_DATASET = "planted"
+DEMO_DATASET = "planted-cross"
+DEMO_TEACHER = "cross"
 DEMO_ROWS = 1_000_000
 
 #: NASRec-Small's operators (FC, Dot-Product, EFC, both merges) on 5 blocks with widths up to 512: a
@@ -64,13 +74,15 @@ DEMO_SPEC: dict[str, Any] = {
         "retrain_epochs": 1.0,
         "lr": 0.05,
         "validate_every": 781,
-        "baselines": ["mlp", "dlrm", "deepfm"],
+        "baselines": ["mlp", "dlrm", "deepfm", "dcnv2"],
     },
     "resources": {"eval_actors": 2, "cpus_per_actor": 1},
 }
 
 
-def ensure_planted(name: str = DEMO_DATASET, rows: int = DEMO_ROWS, seed: int = 0) -> Any:
+def ensure_planted(
+    name: str = DEMO_DATASET, rows: int = DEMO_ROWS, seed: int = 0, teacher: str = DEMO_TEACHER
+) -> Any:
     """The planted dataset ``name``, synthesized on first use."""
     from nasrec.data import Dataset, synthesize
     from nasrec.errors import NotFoundError
@@ -78,7 +90,7 @@ def ensure_planted(name: str = DEMO_DATASET, rows: int = DEMO_ROWS, seed: int = 
     try:
         return Dataset.open(name)
     except NotFoundError:
-        return synthesize(name, rows=rows, seed=seed)
+        return synthesize(name, rows=rows, seed=seed, teacher=teacher)
 
 
 def run_demo(*, json_output: bool = False, spec: dict[str, Any] | None = None) -> list[dict[str, Any]]:

@@ -52,7 +52,7 @@ def case_arch(case: str) -> tuple[Any, str]:
     if kind == "baseline":
         from nasrec.search.finalize import load_baseline
 
-        return load_baseline(arg)[0], "nasrec_cross"  # dcnv2's ops are nasrec_cross's (cross included)
+        return load_baseline(arg).architecture, "nasrec_cross"  # dcnv2 uses cross
     return sample_architecture(load_space(kind), np.random.default_rng(int(arg))), kind
 
 

@@ -192,12 +192,14 @@ def test_demo_runs_its_own_space_and_baselines_and_reports_the_bayes_floor(
     JobSpec.parse(DEMO_SPEC)  # the shipped spec itself is valid
 
     from nasrec.data import synthesize
+    from nasrec.jobs.demo import DEMO_DATASET, DEMO_TEACHER
 
-    synthesize("planted", rows=4000, seed=0)  # stands in for the 1M-row default (same generator)
+    synthesize(DEMO_DATASET, rows=4000, seed=0, teacher=DEMO_TEACHER)  # stands in for the 1M-row default
     rows = run_demo(json_output=True, spec=spec)
     board = json.loads(capsys.readouterr().out)
     assert board == json.loads(json.dumps(rows))
-    assert sorted(r["kind"] for r in rows) == ["baseline"] * 3 + ["found"]  # top_k = 1 retrained
+    baselines = len(DEMO_SPEC["finalize"]["baselines"])
+    assert sorted(r["kind"] for r in rows) == ["baseline"] * baselines + ["found"]  # top_k = 1 retrained
     assert {r["name"] for r in rows if r["kind"] == "baseline"} == set(DEMO_SPEC["finalize"]["baselines"])
     assert all(r["feasible"] and r["flops"] <= 2e5 for r in rows if r["kind"] == "found")
     assert sum(r["winner"] for r in rows) == 1
