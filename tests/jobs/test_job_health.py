@@ -45,9 +45,9 @@ def spec(**supernet: Any) -> dict[str, Any]:
 def planted(home: Path, name: str, rows: int) -> Path:
     """A planted dataset whose teacher leans on first-order and dense terms (learnable from few rows)."""
     from nasrec.data import synthesize
-    from nasrec.data.synth import TeacherConfig
+    from nasrec.data.teachers import FMConfig
 
-    teacher = TeacherConfig(first_order=2.0, pairwise=0.5, dense_field=0.3, dense_linear=1.0)
+    teacher = FMConfig(first_order=2.0, pairwise=0.5, dense_field=0.3, dense_linear=1.0)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("NASREC_HOME", str(home))
         return Path(synthesize(name, rows=rows, seed=0, config=teacher).path)
