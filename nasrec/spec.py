@@ -258,7 +258,7 @@ def derived_supernet_steps(per_epoch: int) -> int:
 
 
 def derived_finetune_steps(per_epoch: int) -> int:
-    """The head fine-tune rule (see ``FINETUNE_*``)."""
+    """The candidates' fine-tune rule (see ``FINETUNE_*``)."""
     return max(1, min(FINETUNE_STEPS, round(FINETUNE_MAX_EPOCHS * per_epoch)))
 
 
@@ -381,7 +381,7 @@ class EvaluationSpec(_Model):
         return self
 
     def finetune_budget(self, train_rows: int) -> Budget:
-        """The head fine-tune's length on a train split of ``train_rows`` rows."""
+        """The candidates' fine-tune length on a train split of ``train_rows`` rows."""
         if self.finetune_steps == 0:
             return Budget(0, 0.0, train_rows, self.finetune_batch_size, "steps")
         return resolve_budget(

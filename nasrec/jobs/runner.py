@@ -130,7 +130,8 @@ class _Runner:
         )
         message = (
             f"budgets: supernet {_steps(sup)}, validated every {budgets['supernet_validate_every']:,}; "
-            f"head fine-tune {_steps(fine)}; retraining at most {_steps(re_)}{stopping}"
+            f"{search.spec.evaluation.finetune_scope} fine-tune {_steps(fine)}; "
+            f"retraining at most {_steps(re_)}{stopping}"
         )
         self.event(message, data={"kind": "budgets", **budgets})
         self.tell("budgets", 0, 0, {"message": message})
