@@ -15,6 +15,7 @@ A space is defined in YAML (``search_spaces/<name>.yaml``)::
     embedding_dim: 16                        # the model config (nasrec.space.model_config): E,
     ds_tokens: 8                             # dense-to-sparse tokens, LayerNorm; defaults there
     layernorm: true
+    quantize: false                          # fake quantisation (model config; needed by co_design)
     input_count: binomial-0.5                # or "uniform"
     co_design:                               # per-block co-design knobs searched (docs/pim.md)
       w_bits: [2, 4, 8]
@@ -116,6 +117,11 @@ class SearchSpace:
         _flags(where, "fm", self.fm)
         _input_count(where, self.input_count)
         _co_design(where, self.co_design)
+        if self.co_design and not self.model.quantize:
+            raise ConfigError(
+                f"{where}: co_design: searching co-design knobs needs quantize: true (the supernet trains "
+                "and candidates are scored with fake quantisation, or low precision would look free)"
+            )
         if "attention" in self.sparse_ops and self.model.embedding_dim % ATTENTION_HEADS:
             raise ConfigError(
                 f"{where}: embedding_dim: attention uses {ATTENTION_HEADS} heads, so embedding_dim must be "

@@ -10,6 +10,7 @@ import pytest
 from nasrec.space import BINARY_OPS, Architecture, Block, SearchSpace, load_space
 from nasrec.space.codesign import Knobs
 from nasrec.space.counting import count_canonical, count_raw
+from nasrec.space.model_config import ModelConfig
 
 
 def _subsets(n: int, k: int) -> list[tuple[int, ...]]:
@@ -91,6 +92,7 @@ def _brute_force(space: SearchSpace) -> tuple[int, int]:
             dense_widths=(16,),
             sparse_widths=(16,),
             co_design=(("dyn_map", ("xbar", "dpe")), ("w_bits", (4, 8))),
+            model=ModelConfig(quantize=True),
         ),
         SearchSpace(
             name="two_codesign_efc",
@@ -100,6 +102,7 @@ def _brute_force(space: SearchSpace) -> tuple[int, int]:
             dense_widths=(16,),
             sparse_widths=(16,),
             co_design=(("a_bits", (2, 8)), ("dyn_map", ("xbar", "dpe"))),
+            model=ModelConfig(quantize=True),
         ),
     ],
     ids=lambda s: s.name,
