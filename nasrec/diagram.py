@@ -3,7 +3,8 @@
     svg = architecture_svg(candidate.architecture, title="trial 12")
 
 Layout, top to bottom: the raw inputs (candidate 0), block 0 .. block n-1, the head. Every box
-shows its ops with their widths (dense width D, sparse tokens T) and merge flags (FM, DS). Dense
+shows its ops with their widths (dense width D, sparse tokens T), merge flags (FM, DS) and, in its
+heading, its co-design knobs (``W4A8 dpe``) when it has any. Dense
 connections are arcs on the left of the boxes (``left`` / ``right`` operands of gating, sum, cross are
 labelled L / R), sparse connections arcs on the right. What cannot reach the head (per-stream
 liveness, ``nasrec.space.liveness``) is grey: dead blocks, unused ops and their inputs; pruned
@@ -212,12 +213,14 @@ def _block_svg(i: int, block: Block | None, live: BlockLiveness, x: int) -> str:
         lines: list[tuple[str, bool]] = []
     else:
         lines = _block_lines(block, live if alive else DEAD)
-        heading = f"block {i}" + ("" if alive else " · dead (cannot reach the head)")
-        tip = f"block {i}: " + "; ".join(text for text, _ in lines)
+        knobs = "" if block.knobs is None else f" · {block.knobs.label}"  # e.g. W4A8 dpe
+        heading = f"block {i}{knobs}" + ("" if alive else " · dead (cannot reach the head)")
+        tip = f"block {i}{knobs}: " + "; ".join(text for text, _ in lines)
     out = [
         f'<g class="block {status}" data-block="{i}"'
         + (
             f' data-dense-op="{_esc(block.dense_op or "")}" data-sparse-op="{_esc(block.sparse_op or "")}"'
+            + (f' data-knobs="{_esc(block.knobs.label)}"' if block.knobs is not None else "")
             if block is not None
             else ""
         )

@@ -92,15 +92,20 @@ def cost_command(
         typer.Option("--profile", help="Hardware profile: a name in search_spaces/hardware/ or a YAML path."),
     ] = None,
     w_bits: Annotated[
-        int | None, typer.Option("--w-bits", help="Weight bits of every block: 2, 4 or 8 (default 8).")
+        int | None,
+        typer.Option("--w-bits", help="Weight bits of every block: 2, 4 or 8 (default: each block's own)."),
     ] = None,
     a_bits: Annotated[
         int | None,
-        typer.Option("--a-bits", help="Input / activation bits of every block: 2, 4 or 8 (default 8)."),
+        typer.Option(
+            "--a-bits", help="Input / activation bits of every block: 2, 4 or 8 (default: each block's own)."
+        ),
     ] = None,
     dyn_map: Annotated[
         DynMap | None,
-        typer.Option("--dyn-map", help="Where activation x activation products run (default xbar)."),
+        typer.Option(
+            "--dyn-map", help="Where activation x activation products run (default: each block's own)."
+        ),
     ] = None,
     embedding_bits: Annotated[
         int, typer.Option("--embedding-bits", help="Embedding precision: 8 or 16.")
@@ -116,7 +121,8 @@ def cost_command(
     from nasrec.space.codesign import Knobs, check_embedding_bits
 
     given = {"w_bits": w_bits, "a_bits": a_bits, "dyn_map": None if dyn_map is None else dyn_map.value}
-    knobs = Knobs(**{k: v for k, v in given.items() if v is not None})  # refuses bad values up front
+    overrides = {k: v for k, v in given.items() if v is not None}
+    Knobs(**overrides)  # refuses bad values up front
     check_embedding_bits(embedding_bits)
     report = pim_report(
         file,
@@ -124,7 +130,7 @@ def cost_command(
         space_name=space_name,
         layernorm=layernorm,
         profile=profile,
-        knobs=knobs,
+        overrides=overrides,
         embedding_bits=embedding_bits,
     )
     if json_output:

@@ -3,13 +3,12 @@ costs (FLOPs and parameters; the PIM model's latency, energy and area)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from nasrec.errors import ConfigError
-
-if TYPE_CHECKING:
-    from nasrec.space.codesign import Knobs
 
 __all__ = ["architecture_info", "parse_shape", "pim_report"]
 
@@ -78,21 +77,24 @@ def pim_report(
     space_name: str | None = None,
     layernorm: bool | None = None,
     profile: str | None = None,
-    knobs: Knobs | None = None,
+    overrides: Mapping[str, Any] | None = None,
     embedding_bits: int = 8,
 ) -> dict[str, Any]:
     """The PIM cost (``nasrec.cost.pim``) of the architecture in ``path`` on a dataset of ``shape``
-    ("N_DENSE,N_SPARSE") on hardware ``profile`` (a name or a YAML path; default isaac32), with ``knobs``
-    for every block (default: the naive W8A8 / xbar mapping)."""
-    from nasrec.cost.pim import DEFAULT_PROFILE, NAIVE, pim_cost
+    ("N_DENSE,N_SPARSE") on hardware ``profile`` (a name or a YAML path; default isaac32). Each block
+    is costed at its own knobs (knob-less blocks: the naive W8A8 / xbar mapping), with ``overrides``
+    (some of w_bits, a_bits, dyn_map) replacing those fields in every block."""
+    from nasrec.cost.pim import DEFAULT_PROFILE, pim_cost
     from nasrec.data.schema import DatasetSchema
     from nasrec.space.arch_file import read_architecture
 
     num_dense, num_sparse = parse_shape(shape)
     file = read_architecture(path, space=space_name, layernorm=layernorm)
-    knobs = knobs or NAIVE
+    arch = file.architecture
+    given = dict(overrides or {})
+    knobs = [replace(k, **given) for k in arch.canonical().block_knobs()]
     cost = pim_cost(
-        file.architecture,
+        arch,
         DatasetSchema.of_shape(num_dense, [1] * num_sparse),  # table sizes do not change the cost
         file.model,
         profile=profile or DEFAULT_PROFILE,
@@ -106,7 +108,8 @@ def pim_report(
         "canonical_hash": file.architecture.canonical_hash(),
         "model": file.model.to_dict(),
         "shape": {"num_dense": num_dense, "num_sparse": num_sparse},
-        "knobs": knobs.to_dict(),
+        "overrides": given,
+        "knobs": [k.to_dict() for k in knobs],
         **cost.to_dict(),
     }
 

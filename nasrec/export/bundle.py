@@ -71,6 +71,9 @@ VERIFY_ATOL = 1e-4
 VERIFY_RTOL = 1e-4
 #: ... plus this multiple of the SubNet's own float32 rounding error (see ``_verify``).
 VERIFY_ROUNDING = 4.0
+#: Share of rows a fake-quantised model may get wrong: where an activation lies within float32 rounding
+#: of a quantisation boundary, two runtimes' summation orders round it to neighbouring levels.
+VERIFY_FLIP_SHARE = 0.05
 
 
 @dataclass(frozen=True)
@@ -356,6 +359,8 @@ def _verify(
     Allowed difference per logit: ``VERIFY_ATOL + VERIFY_RTOL * |subnet|``, widened by the SubNet's own
     float32 rounding error (its worst distance from a float64 evaluation, times ``VERIFY_ROUNDING``),
     which dominates in networks without LayerNorm. An export bug shows up as differences of order 1.
+    A fake-quantised SubNet (co-design knobs) may miss on ``VERIFY_FLIP_SHARE`` of the rows: there a
+    value within rounding of a level boundary went to the other level (an export bug misses on all).
     """
     expected = _subnet_logits(subnet, dense, sparse)
     if not np.isfinite(expected).all():
@@ -372,10 +377,11 @@ def _verify(
             "onnx": run_onnx(onnx_session(root / ONNX), dense, sparse),
         }
     diffs = {}
+    flips = int(VERIFY_FLIP_SHARE * len(expected)) if getattr(subnet, "quantized", False) else 0
     for name, got in outputs.items():
         err = np.abs(got.astype(np.float64) - expected) if got.shape == expected.shape else np.inf
         diffs[name] = float(np.max(err))
-        if not np.all(err <= allowed):
+        if np.count_nonzero(~(err <= allowed)) > flips:
             raise DataError(
                 f"the exported {name} model does not reproduce the SubNet (max |diff| {diffs[name]:.3g} on "
                 f"{len(expected)} rows); nothing was exported"

@@ -53,7 +53,7 @@ class ModelSpec:
             return cls(
                 num_dense=int(data["num_dense"]),
                 table_rows=tuple(int(r) for r in data["table_rows"]),
-                model=ModelConfig.from_dict({k: data[k] for k in ModelConfig.field_names()}),
+                model=ModelConfig.from_dict({k: data[k] for k in ModelConfig.field_names() if k in data}),
             )
         except (KeyError, TypeError, ValueError, ConfigError) as exc:
             raise ConfigError(f"invalid model description in architecture.json: {exc!r}") from exc

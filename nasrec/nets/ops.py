@@ -10,6 +10,9 @@ Sparse tensors are channel-first, B x E x T (see ``functional``).
 Parameter naming (shared with ``SuperNet.subnet_state_dict``): ``weight``/``bias`` for a main linear,
 ``ln_weight``/``ln_bias`` for the LayerNorm after it; ops with several layers prefix them
 (``proj_``, ``tok_``, ``out_``, ...).
+
+``bits = (w_bits, a_bits)``: the fake quantisation of the op's layers (``functional``; (0, 0) = off,
+the default), fixed at construction like the widths.
 """
 
 from __future__ import annotations
@@ -47,8 +50,10 @@ class LinearLN(nn.Module):
         bias: bool | None = None,
         skip: bool = False,
         ln_when_skipped: bool = False,
+        bits: tuple[int, int] = (0, 0),
     ) -> None:
         super().__init__()
+        self.w_bits, self.a_bits = bits
         if skip and in_dim != out_dim:
             raise ValueError(f"a skipped projection needs in_dim == out_dim, got {in_dim} -> {out_dim}")
         self.in_dim = in_dim
@@ -71,15 +76,15 @@ class LinearLN(nn.Module):
             nn.init.zeros_(self.ln_bias)
 
     def forward(self, x: Tensor) -> Tensor:
-        return fn.linear_ln(x, self.weight, self.bias, self.ln_weight, self.ln_bias)
+        return fn.linear_ln(x, self.weight, self.bias, self.ln_weight, self.ln_bias, self.w_bits, self.a_bits)
 
 
 class FC(nn.Module):
     """FC: ``relu(LN(W x))``. B x Din -> B x D."""
 
-    def __init__(self, in_dim: int, out_dim: int, *, layernorm: bool) -> None:
+    def __init__(self, in_dim: int, out_dim: int, *, layernorm: bool, bits: tuple[int, int] = (0, 0)) -> None:
         super().__init__()
-        self.linear = LinearLN(in_dim, out_dim, layernorm=layernorm)
+        self.linear = LinearLN(in_dim, out_dim, layernorm=layernorm, bits=bits)
 
     def forward(self, x: Tensor) -> Tensor:
         return torch.relu(self.linear(x))
@@ -94,19 +99,34 @@ class DotProduct(nn.Module):
     (k(k+1)/2 values), output ``LN(R z)`` (R skipped when k(k+1)/2 == D; LN still applies).
     """
 
-    def __init__(self, in_dim: int, in_tokens: int, out_dim: int, embedding_dim: int, *, layernorm: bool):
+    def __init__(
+        self,
+        in_dim: int,
+        in_tokens: int,
+        out_dim: int,
+        embedding_dim: int,
+        *,
+        layernorm: bool,
+        bits: tuple[int, int] = (0, 0),
+    ):
         super().__init__()
         self.tokens = dot_tokens(out_dim)
+        self.a_bits = bits[1]  # the Gram matrix's operand
         pairs = self.tokens * (self.tokens + 1) // 2
-        self.dense_proj = LinearLN(in_dim, embedding_dim, layernorm=layernorm, skip=in_dim == embedding_dim)
-        self.token_proj = LinearLN(in_tokens, self.tokens, layernorm=layernorm, skip=in_tokens == self.tokens)
+        ln = layernorm
+        self.dense_proj = LinearLN(
+            in_dim, embedding_dim, layernorm=ln, skip=in_dim == embedding_dim, bits=bits
+        )
+        self.token_proj = LinearLN(
+            in_tokens, self.tokens, layernorm=ln, skip=in_tokens == self.tokens, bits=bits
+        )
         self.out_proj = LinearLN(
-            pairs, out_dim, layernorm=layernorm, skip=pairs == out_dim, ln_when_skipped=True
+            pairs, out_dim, layernorm=ln, skip=pairs == out_dim, ln_when_skipped=True, bits=bits
         )
         self.register_buffer("tril_index", fn.tril_flat_index(self.tokens), persistent=False)
 
     def forward(self, x: Tensor, tokens: Tensor) -> Tensor:
-        z = fn.dot_interaction(self.dense_proj(x), self.token_proj(tokens), self.tril_index)
+        z = fn.dot_interaction(self.dense_proj(x), self.token_proj(tokens), self.tril_index, self.a_bits)
         return self.out_proj(z)
 
 
@@ -116,13 +136,20 @@ class SigmoidGating(nn.Module):
     left: B x wl, right: B x wr -> B x D. A: w x w with bias always; R: D x w (skipped when w == D).
     """
 
-    def __init__(self, left_dim: int, right_dim: int, out_dim: int, *, layernorm: bool) -> None:
+    def __init__(
+        self, left_dim: int, right_dim: int, out_dim: int, *, layernorm: bool, bits: tuple[int, int] = (0, 0)
+    ) -> None:
         super().__init__()
         self.width = max(left_dim, right_dim)
         self.left_pad, self.right_pad = self.width - left_dim, self.width - right_dim
-        self.gate = LinearLN(self.width, self.width, layernorm=False, bias=True)
+        self.gate = LinearLN(self.width, self.width, layernorm=False, bias=True, bits=bits)
         self.out_proj = LinearLN(
-            self.width, out_dim, layernorm=layernorm, skip=self.width == out_dim, ln_when_skipped=True
+            self.width,
+            out_dim,
+            layernorm=layernorm,
+            skip=self.width == out_dim,
+            ln_when_skipped=True,
+            bits=bits,
         )
 
     def forward(self, left: Tensor, right: Tensor) -> Tensor:
@@ -136,12 +163,19 @@ class Sum(nn.Module):
     left: B x wl, right: B x wr -> B x D. R: D x w (skipped when w == D; LN still applies).
     """
 
-    def __init__(self, left_dim: int, right_dim: int, out_dim: int, *, layernorm: bool) -> None:
+    def __init__(
+        self, left_dim: int, right_dim: int, out_dim: int, *, layernorm: bool, bits: tuple[int, int] = (0, 0)
+    ) -> None:
         super().__init__()
         self.width = max(left_dim, right_dim)
         self.left_pad, self.right_pad = self.width - left_dim, self.width - right_dim
         self.out_proj = LinearLN(
-            self.width, out_dim, layernorm=layernorm, skip=self.width == out_dim, ln_when_skipped=True
+            self.width,
+            out_dim,
+            layernorm=layernorm,
+            skip=self.width == out_dim,
+            ln_when_skipped=True,
+            bits=bits,
         )
 
     def forward(self, left: Tensor, right: Tensor) -> Tensor:
@@ -156,28 +190,39 @@ class Cross(nn.Module):
     LN still applies).
     """
 
-    def __init__(self, left_dim: int, right_dim: int, out_dim: int, *, layernorm: bool) -> None:
+    def __init__(
+        self, left_dim: int, right_dim: int, out_dim: int, *, layernorm: bool, bits: tuple[int, int] = (0, 0)
+    ) -> None:
         super().__init__()
         self.width = max(left_dim, right_dim)
         self.left_pad, self.right_pad = self.width - left_dim, self.width - right_dim
-        self.linear = LinearLN(self.width, self.width, layernorm=False, bias=True)
+        self.linear = LinearLN(self.width, self.width, layernorm=False, bias=True, bits=bits)
         self.out_proj = LinearLN(
-            self.width, out_dim, layernorm=layernorm, skip=self.width == out_dim, ln_when_skipped=True
+            self.width,
+            out_dim,
+            layernorm=layernorm,
+            skip=self.width == out_dim,
+            ln_when_skipped=True,
+            bits=bits,
         )
 
     def forward(self, left: Tensor, right: Tensor) -> Tensor:
         weight = self.linear.weight
         assert weight is not None
         x0, xl = fn.pad_right(left, self.left_pad), fn.pad_right(right, self.right_pad)
-        return self.out_proj(fn.cross(x0, xl, weight, self.linear.bias))
+        return self.out_proj(
+            fn.cross(x0, xl, weight, self.linear.bias, self.linear.w_bits, self.linear.a_bits)
+        )
 
 
 class EFC(nn.Module):
     """EFC (embedded FC): token-axis linear N -> T, LN over tokens, relu. B x E x N -> B x E x T."""
 
-    def __init__(self, in_tokens: int, out_tokens: int, *, layernorm: bool) -> None:
+    def __init__(
+        self, in_tokens: int, out_tokens: int, *, layernorm: bool, bits: tuple[int, int] = (0, 0)
+    ) -> None:
         super().__init__()
-        self.linear = LinearLN(in_tokens, out_tokens, layernorm=layernorm)
+        self.linear = LinearLN(in_tokens, out_tokens, layernorm=layernorm, bits=bits)
 
     def forward(self, tokens: Tensor) -> Tensor:
         return torch.relu(self.linear(tokens))
@@ -190,12 +235,22 @@ class Attention(nn.Module):
     B x E x N -> B x E x T. The two inner LN(E) always exist (weights initialised to 0.17).
     """
 
-    def __init__(self, in_tokens: int, out_tokens: int, embedding_dim: int, *, layernorm: bool) -> None:
+    def __init__(
+        self,
+        in_tokens: int,
+        out_tokens: int,
+        embedding_dim: int,
+        *,
+        layernorm: bool,
+        bits: tuple[int, int] = (0, 0),
+    ) -> None:
         super().__init__()
         if embedding_dim % ATTENTION_HEADS:
             raise ValueError(f"attention needs E divisible by {ATTENTION_HEADS}, got E = {embedding_dim}")
         e = embedding_dim
-        self.token_proj = LinearLN(in_tokens, out_tokens, layernorm=layernorm, skip=in_tokens == out_tokens)
+        self.w_bits, self.a_bits = bits
+        skip = in_tokens == out_tokens
+        self.token_proj = LinearLN(in_tokens, out_tokens, layernorm=layernorm, skip=skip, bits=bits)
         self.in_weight = nn.Parameter(torch.empty(3 * e, e))
         self.in_bias = nn.Parameter(torch.empty(3 * e))
         self.out_weight = nn.Parameter(torch.empty(e, e))
@@ -225,6 +280,8 @@ class Attention(nn.Module):
             self.ffn2_bias,
             self.ln2_weight,
             self.ln2_bias,
+            self.w_bits,
+            self.a_bits,
         )
 
 
@@ -264,9 +321,11 @@ def reset_attention_parameters(module: nn.Module) -> None:
 class FMMerge(nn.Module):
     """Sparse -> dense merge: ``LN(W f)`` with ``f = (sum_t S)^2 - sum_t S^2``. B x E x T -> B x D."""
 
-    def __init__(self, embedding_dim: int, out_dim: int, *, layernorm: bool) -> None:
+    def __init__(
+        self, embedding_dim: int, out_dim: int, *, layernorm: bool, bits: tuple[int, int] = (0, 0)
+    ) -> None:
         super().__init__()
-        self.linear = LinearLN(embedding_dim, out_dim, layernorm=layernorm)
+        self.linear = LinearLN(embedding_dim, out_dim, layernorm=layernorm, bits=bits)
 
     def forward(self, sparse: Tensor) -> Tensor:
         return self.linear(fn.fm_term(sparse))
@@ -277,11 +336,13 @@ class DenseToSparse(nn.Module):
     skipped when D == n E), reshaped to n tokens. B x D -> B x E x n.
     """
 
-    def __init__(self, in_dim: int, tokens: int, embedding_dim: int, *, layernorm: bool) -> None:
+    def __init__(
+        self, in_dim: int, tokens: int, embedding_dim: int, *, layernorm: bool, bits: tuple[int, int] = (0, 0)
+    ) -> None:
         super().__init__()
         self.embedding_dim = embedding_dim
         width = tokens * embedding_dim
-        self.linear = LinearLN(in_dim, width, layernorm=layernorm, skip=in_dim == width)
+        self.linear = LinearLN(in_dim, width, layernorm=layernorm, skip=in_dim == width, bits=bits)
 
     def forward(self, dense: Tensor) -> Tensor:
         return fn.dense_to_sparse_tokens(self.linear(dense), self.embedding_dim)
@@ -290,8 +351,11 @@ class DenseToSparse(nn.Module):
 class Head(nn.Module):
     """``logit = Linear(1)([dense, flatten(sparse)])``: B x D, B x E x T -> B."""
 
-    def __init__(self, dense_dim: int, tokens: int, embedding_dim: int) -> None:
+    def __init__(
+        self, dense_dim: int, tokens: int, embedding_dim: int, *, bits: tuple[int, int] = (0, 0)
+    ) -> None:
         super().__init__()
+        self.w_bits, self.a_bits = bits
         self.linear = LinearLN(dense_dim + tokens * embedding_dim, 1, layernorm=False)
 
     def forward(self, dense: Tensor, sparse: Tensor) -> Tensor:
@@ -299,6 +363,10 @@ class Head(nn.Module):
         # that copy's gradient reached the tokens' producer transposed, where relu / LN backward are slow
         weight = self.linear.weight
         assert weight is not None
+        if self.w_bits:  # quantised as one layer: one weight scale, one input scale per example
+            weight = fn.quantize_weight(weight, self.w_bits)
+            inputs = fn.quantize_together([dense, sparse], self.a_bits)
+            dense, sparse = inputs[0], inputs[1]
         d = dense.shape[1]
         out = fn.linear(dense, weight[:, :d], self.linear.bias)
         return (out + fn.flat_tokens_linear(sparse, weight[:, d:])).squeeze(1)

@@ -22,12 +22,18 @@ run is reproducible and checkpointable through ``rng.bit_generator.state``):
     full-path                 every op active, every candidate connected (dense, sparse, left and right),
                               widths at their maxima, both merge flags on
 
+In a space with co-design knobs every path also carries per-block ``knobs`` (the precision its
+blocks are fake-quantised at): drawn per block like the other choices (single-op-any-connection
+through ``sample_architecture``; single-path and any-path uniformly), the space's highest precision
+on the full path, its lowest on the sandwich rule's smallest path.
+
 Full-path warm-up: at training step t (the caller's step counter) the full path is used with
 probability ``max(0, 1 - t / K)``; one draw per step for the whole network.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
@@ -36,7 +42,9 @@ import numpy as np
 from nasrec.errors import ConfigError
 from nasrec.space import Architecture, BlockLiveness, SearchSpace, sample_architecture
 from nasrec.space.architecture import BINARY_OPS
+from nasrec.space.codesign import Knobs
 from nasrec.space.liveness import block_liveness
+from nasrec.space.sampling import sample_knobs
 
 STRATEGIES = ("single-op-any-connection", "single-path", "any-path", "full-path")
 
@@ -47,7 +55,8 @@ class BlockPath:
 
     dense_ops / sparse_ops: active ops (outputs summed per stream); dense_width D / sparse_width T;
     dense_inputs (fc, dot) and sparse_inputs (sparse ops, dot) are concatenated; left / right (gating,
-    sum) are each zero-padded and summed; dense_to_sparse / fm: the merge flags.
+    sum) are each zero-padded and summed; dense_to_sparse / fm: the merge flags; knobs: the block's
+    co-design knobs (None: the naive mapping).
     """
 
     dense_ops: tuple[str, ...]
@@ -60,6 +69,7 @@ class BlockPath:
     right: tuple[int, ...]
     dense_to_sparse: bool
     fm: bool
+    knobs: Knobs | None = None
 
     def __post_init__(self) -> None:
         for key in ("dense_inputs", "sparse_inputs", "left", "right"):
@@ -113,6 +123,14 @@ class SupernetPath:
         """Per block, which streams, ops and merges reach the head (docs/operators.md, Liveness)."""
         return _liveness(self)
 
+    @property
+    def has_knobs(self) -> bool:
+        """Whether a live block carries co-design knobs (``nasrec.nets.plan.quantized``)."""
+        return any(
+            b is not None and b.knobs is not None and live.alive
+            for b, live in zip(self.blocks, self.liveness(), strict=True)
+        )
+
 
 def as_path(path_or_arch: SupernetPath | Architecture) -> SupernetPath:
     if isinstance(path_or_arch, SupernetPath):
@@ -129,7 +147,9 @@ def _opt(value: int | None) -> tuple[int, ...]:
 @lru_cache(maxsize=4096)
 def _path_of(arch: Architecture) -> SupernetPath:
     blocks: list[BlockPath | None] = []
-    for b in arch.blocks:
+    # the canonical form's knobs: a dead block's, or a dyn_map with nothing to place, are no knobs
+    canonical = arch.canonical().blocks
+    for b, c in zip(arch.blocks, canonical, strict=True):
         if b is None:
             blocks.append(None)
             continue
@@ -145,6 +165,7 @@ def _path_of(arch: Architecture) -> SupernetPath:
                 right=_opt(b.right),
                 dense_to_sparse=b.dense_to_sparse,
                 fm=b.fm,
+                knobs=None if c is None else c.knobs,
             )
         )
     return SupernetPath(tuple(blocks))
@@ -176,8 +197,17 @@ def _ops(space: SearchSpace, ops: tuple[str, ...], rng: np.random.Generator) -> 
     return tuple(ops[j] for j in _subset(rng, len(ops), k))
 
 
+def _extreme_knobs(space: SearchSpace, pick: Callable[..., int], dyn_map: str) -> Knobs | None:
+    """The space's lowest (``min``) or highest (``max``) precision; None without co-design knobs."""
+    if not space.co_design:
+        return None
+    choices = space.knob_choices()
+    return Knobs(pick(choices["w_bits"]), pick(choices["a_bits"]), dyn_map)
+
+
 def full_path(space: SearchSpace) -> SupernetPath:
-    """Every op active, every candidate connected, max widths, both merges on."""
+    """Every op active, every candidate connected, max widths, both merges on (highest precision)."""
+    knobs = _extreme_knobs(space, max, space.knob_choices()["dyn_map"][0])
     blocks = []
     for i in range(space.num_blocks):
         every = tuple(range(space.num_candidates(i)))
@@ -193,14 +223,15 @@ def full_path(space: SearchSpace) -> SupernetPath:
                 right=every,
                 dense_to_sparse=True in space.dense_to_sparse,
                 fm=True in space.fm,
+                knobs=knobs,
             )
         )
     return SupernetPath(tuple(blocks))
 
 
 def smallest_path(space: SearchSpace, rng: np.random.Generator) -> SupernetPath:
-    """The sandwich rule's small end: single-path draws at the space's smallest widths, merges off
-    where the space allows it."""
+    """The sandwich rule's small end: single-path draws at the space's smallest widths and lowest
+    precision, merges off where the space allows it."""
     blocks = []
     for i in range(space.num_blocks):
         block = _single_path_block(space, i, rng, any_ops=False)
@@ -211,6 +242,7 @@ def smallest_path(space: SearchSpace, rng: np.random.Generator) -> SupernetPath:
                 sparse_width=min(space.sparse_widths),
                 dense_to_sparse=False not in space.dense_to_sparse,
                 fm=False not in space.fm,
+                knobs=None if block.knobs is None else _extreme_knobs(space, min, block.knobs.dyn_map),
             )
         )
     return SupernetPath(tuple(blocks))
@@ -237,6 +269,7 @@ def _single_path_block(space: SearchSpace, i: int, rng: np.random.Generator, any
         right=(int(rng.integers(n)),),
         dense_to_sparse=bool(_pick(rng, space.dense_to_sparse)),
         fm=bool(_pick(rng, space.fm)),
+        knobs=sample_knobs(space, rng),
     )
 
 

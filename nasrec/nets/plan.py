@@ -4,6 +4,9 @@
 Liveness) and gives every live block the shapes of what it reads. ``SubNet`` builds its modules from
 the plan, and inheritance (``nasrec.nets.inherit``) slices the supernet's shared weights by the same
 plan, so the two cannot disagree about a shape.
+
+``quantized`` and ``layer_bits`` are the one rule for which bit widths a network's layers are
+fake-quantised at (docs/pim.md), read by the SubNet and the SuperNet alike.
 """
 
 from __future__ import annotations
@@ -15,9 +18,29 @@ from nasrec.data.schema import DatasetSchema
 from nasrec.errors import ConfigError
 from nasrec.nets.paths import SupernetPath
 from nasrec.space import BINARY_OPS, Architecture, Block, BlockLiveness
+from nasrec.space.codesign import NAIVE, Knobs
 from nasrec.space.model_config import ModelConfig
 
-__all__ = ["BlockPlan", "CandidateShape", "SubNetPlan", "plan_subnet"]
+__all__ = ["BlockPlan", "CandidateShape", "SubNetPlan", "layer_bits", "plan_subnet", "quantized"]
+
+#: (w_bits, a_bits) of a float layer: no fake quantisation.
+FLOAT = (0, 0)
+
+
+def quantized(model: ModelConfig, has_knobs: bool) -> bool:
+    """Whether a network is fake-quantised: its model config asks for it, or a live block of it has
+    co-design knobs (a knob-less network of a non-quantising config stays the float network)."""
+    return model.quantize or has_knobs
+
+
+def layer_bits(knobs: Knobs | None, is_quantized: bool) -> tuple[int, int]:
+    """(w_bits, a_bits) of a block's layers (or the head's, ``knobs=None``): its knobs' bits, W8A8
+    for a knob-less block of a quantised network, ``FLOAT`` when the network is not quantised."""
+    if not is_quantized:
+        return FLOAT
+    k = knobs or NAIVE
+    return k.w_bits, k.a_bits
+
 
 Piece = tuple[int, int]
 

@@ -13,7 +13,9 @@ returns the exact-size tensors the standalone op (``nasrec.nets.ops``) would hol
 * skip rules use the active shapes, exactly as the standalone op does.
 
 ``export(...)`` returns those slices as a state dict for the standalone op, so ``SubNet.from_supernet``
-and the supernet forward share one slicing rule. Shapes: B batch, D dense width, T tokens, E embedding
+and the supernet forward share one slicing rule. ``forward(..., bits)``: the path's fake quantisation
+of the op's layers (``(w_bits, a_bits)``; (0, 0) = off), computed on exactly the standalone op's
+weights and inputs. Shapes: B batch, D dense width, T tokens, E embedding
 dim; sparse tensors are channel-first B x E x T.
 """
 
@@ -162,8 +164,12 @@ def _linear_state(prefix: str, weight: Tensor | None, out: dict[str, Tensor | No
     return {f"{prefix}{k}": v for k, v in state.items() if v is not None}
 
 
-def _apply(x: Tensor, weight: Tensor | None, out: dict[str, Tensor | None]) -> Tensor:
-    return fn.linear_ln(x, weight, out["bias"], out["ln_weight"], out["ln_bias"])
+Bits = tuple[int, int]  # (w_bits, a_bits) of a layer; (0, 0) = float
+FLOAT: Bits = (0, 0)
+
+
+def _apply(x: Tensor, weight: Tensor | None, out: dict[str, Tensor | None], bits: Bits = FLOAT) -> Tensor:
+    return fn.linear_ln(x, weight, out["bias"], out["ln_weight"], out["ln_bias"], *bits)
 
 
 @dataclass(frozen=True)
@@ -256,8 +262,8 @@ class SharedFC(nn.Module):
     def export(self, d: int, pieces: Sequence[Piece]) -> dict[str, Tensor]:
         return _linear_state("linear.", self.w.weight(d, pieces), self.out.sliced(d))
 
-    def forward(self, x: Tensor, pieces: Sequence[Piece], d: int) -> Tensor:
-        return torch.relu(_apply(x, self.w.weight(d, pieces), self.out.sliced(d)))
+    def forward(self, x: Tensor, pieces: Sequence[Piece], d: int, bits: Bits = FLOAT) -> Tensor:
+        return torch.relu(_apply(x, self.w.weight(d, pieces), self.out.sliced(d), bits))
 
 
 class SharedDot(nn.Module):
@@ -309,13 +315,19 @@ class SharedDot(nn.Module):
         return state
 
     def forward(
-        self, x: Tensor, dpieces: Sequence[Piece], tokens: Tensor, spieces: Sequence[Piece], d: int
+        self,
+        x: Tensor,
+        dpieces: Sequence[Piece],
+        tokens: Tensor,
+        spieces: Sequence[Piece],
+        d: int,
+        bits: Bits = FLOAT,
     ) -> Tensor:
         p, q, r = self._parts(x.shape[1], dpieces, tokens.shape[2], spieces, d)
-        u = fn.linear_ln(x, p["weight"], p["bias"], p["ln_weight"], p["ln_bias"])
-        t = fn.linear_ln(tokens, q["weight"], q["bias"], q["ln_weight"], q["ln_bias"])
-        z = fn.dot_interaction(u, t, self.tril_index(dot_tokens(d), x.device))
-        return fn.linear_ln(z, r["weight"], r["bias"], r["ln_weight"], r["ln_bias"])
+        u = fn.linear_ln(x, p["weight"], p["bias"], p["ln_weight"], p["ln_bias"], *bits)
+        t = fn.linear_ln(tokens, q["weight"], q["bias"], q["ln_weight"], q["ln_bias"], *bits)
+        z = fn.dot_interaction(u, t, self.tril_index(dot_tokens(d), x.device), bits[1])
+        return fn.linear_ln(z, r["weight"], r["bias"], r["ln_weight"], r["ln_bias"], *bits)
 
 
 class SharedGating(nn.Module):
@@ -338,15 +350,22 @@ class SharedGating(nn.Module):
         state.update(_linear_state("out_proj.", r_weight, self.r_out.sliced(d, projected=not skip)))
         return state
 
-    def forward(self, left: Tensor, right: Tensor, d: int) -> Tensor:
+    def forward(self, left: Tensor, right: Tensor, d: int, bits: Bits = FLOAT) -> Tensor:
         # Only the first wr gate units multiply non-zero (unpadded) entries of `right`, and padded
         # columns of `left` are zero: so A[:wr, :wl] gives exactly the standalone op's result.
+        # Quantised, a row's scale spans all w columns of the standalone op's A and R: pad to w first.
         wl, wr = left.shape[1], right.shape[1]
         w = max(wl, wr)
-        gated = torch.sigmoid(fn.linear(left, self.a.get(wr, wl), self.a_bias[:wr])) * right
+        quantized = bits != FLOAT
+        if quantized:
+            left = fn.pad_to(left, w)
+        gate = fn.linear(left, self.a.get(wr, left.shape[1]), self.a_bias[:wr], *bits)
+        gated = torch.sigmoid(gate) * right
         if w == d:
             return _apply(fn.pad_to(gated, w), None, self.r_out.sliced(d, projected=False))
-        return _apply(gated, self.r.get(d, wr), self.r_out.sliced(d))
+        if quantized:
+            gated = fn.pad_to(gated, w)
+        return _apply(gated, self.r.get(d, gated.shape[1]), self.r_out.sliced(d), bits)
 
 
 class SharedSum(nn.Module):
@@ -365,9 +384,9 @@ class SharedSum(nn.Module):
     def export(self, wl: int, wr: int, d: int) -> dict[str, Tensor]:
         return _linear_state("out_proj.", *self._weight(max(wl, wr), d))
 
-    def forward(self, left: Tensor, right: Tensor, d: int) -> Tensor:
+    def forward(self, left: Tensor, right: Tensor, d: int, bits: Bits = FLOAT) -> Tensor:
         w = max(left.shape[1], right.shape[1])
-        return _apply(fn.pad_to(left, w) + fn.pad_to(right, w), *self._weight(w, d))
+        return _apply(fn.pad_to(left, w) + fn.pad_to(right, w), *self._weight(w, d), bits)
 
 
 class SharedCross(nn.Module):
@@ -392,12 +411,16 @@ class SharedCross(nn.Module):
         state.update(_linear_state("out_proj.", *self._out(w, d)))
         return state
 
-    def forward(self, left: Tensor, right: Tensor, d: int) -> Tensor:
+    def forward(self, left: Tensor, right: Tensor, d: int, bits: Bits = FLOAT) -> Tensor:
         # The standalone op's padded rows of W meet zeros of x_0 (left), its padded columns zeros of
         # x_l (right): W[:wl, :wr] gives exactly its result (``fn.cross``) and only that slice trains.
-        wl, wr = left.shape[1], right.shape[1]
-        crossed = fn.cross(left, right, self.w.get(wl, wr), _rows(self.w_bias, wl))
-        return _apply(crossed, *self._out(crossed.shape[1], d))
+        # Quantised, a row's scale spans all w columns of the standalone op's W: pad x_l to w first.
+        wl = left.shape[1]
+        if bits != FLOAT:
+            right = fn.pad_to(right, max(wl, right.shape[1]))
+        weight = self.w.get(wl, right.shape[1])
+        crossed = fn.cross(left, right, weight, _rows(self.w_bias, wl), *bits)
+        return _apply(crossed, *self._out(crossed.shape[1], d), bits)
 
 
 class SharedEFC(nn.Module):
@@ -412,8 +435,8 @@ class SharedEFC(nn.Module):
     def export(self, s: int, pieces: Sequence[Piece]) -> dict[str, Tensor]:
         return _linear_state("linear.", self.w.weight(s, pieces), self.out.sliced(s))
 
-    def forward(self, tokens: Tensor, pieces: Sequence[Piece], s: int) -> Tensor:
-        return torch.relu(_apply(tokens, self.w.weight(s, pieces), self.out.sliced(s)))
+    def forward(self, tokens: Tensor, pieces: Sequence[Piece], s: int, bits: Bits = FLOAT) -> Tensor:
+        return torch.relu(_apply(tokens, self.w.weight(s, pieces), self.out.sliced(s), bits))
 
 
 class SharedAttention(nn.Module):
@@ -443,9 +466,9 @@ class SharedAttention(nn.Module):
         state.update({name: getattr(self, name) for name in ATTENTION_CORE})
         return state
 
-    def forward(self, tokens: Tensor, pieces: Sequence[Piece], s: int) -> Tensor:
-        projected = _apply(tokens, *self._proj(tokens.shape[2], s, pieces))
-        return fn.attention(projected, *(getattr(self, name) for name in ATTENTION_CORE))
+    def forward(self, tokens: Tensor, pieces: Sequence[Piece], s: int, bits: Bits = FLOAT) -> Tensor:
+        projected = _apply(tokens, *self._proj(tokens.shape[2], s, pieces), bits)
+        return fn.attention(projected, *(getattr(self, name) for name in ATTENTION_CORE), *bits)
 
 
 class SharedFM(nn.Module):
@@ -460,8 +483,8 @@ class SharedFM(nn.Module):
     def export(self, d: int) -> dict[str, Tensor]:
         return _linear_state("linear.", self.w.get(d, self.w.shape[1]), self.out.sliced(d))
 
-    def forward(self, sparse: Tensor, d: int) -> Tensor:
-        return _apply(fn.fm_term(sparse), self.w.get(d, self.w.shape[1]), self.out.sliced(d))
+    def forward(self, sparse: Tensor, d: int, bits: Bits = FLOAT) -> Tensor:
+        return _apply(fn.fm_term(sparse), self.w.get(d, self.w.shape[1]), self.out.sliced(d), bits)
 
 
 class SharedDenseToSparse(nn.Module):
@@ -482,8 +505,9 @@ class SharedDenseToSparse(nn.Module):
     def export(self, d: int) -> dict[str, Tensor]:
         return _linear_state("linear.", *self._parts(d))
 
-    def forward(self, dense: Tensor) -> Tensor:
-        return fn.dense_to_sparse_tokens(_apply(dense, *self._parts(dense.shape[1])), self.embedding_dim)
+    def forward(self, dense: Tensor, bits: Bits = FLOAT) -> Tensor:
+        projected = _apply(dense, *self._parts(dense.shape[1]), bits)
+        return fn.dense_to_sparse_tokens(projected, self.embedding_dim)
 
 
 class SharedHead(nn.Module):
@@ -507,8 +531,11 @@ class SharedHead(nn.Module):
     def export(self, d: int, s: int, with_ds: bool) -> dict[str, Tensor]:
         return {"linear.weight": self.weight(d, s, with_ds), "linear.bias": self.bias}
 
-    def forward(self, dense: Tensor, parts: Sequence[Tensor], weight: Tensor) -> Tensor:
+    def forward(self, dense: Tensor, parts: Sequence[Tensor], weight: Tensor, bits: Bits = FLOAT) -> Tensor:
         # one term per input instead of one linear over their concatenation: no copy of the tokens
+        if bits != FLOAT:  # quantised as one layer: one weight scale, one input scale per example
+            weight = fn.quantize_weight(weight, bits[0])
+            dense, *parts = fn.quantize_together([dense, *parts], bits[1])
         col = dense.shape[1]
         out = fn.linear(dense, weight[:, :col], self.bias)
         for p in parts:

@@ -5,6 +5,9 @@
 ``torch.manual_seed``). ``nasrec.nets.inherit.inherit_subnet(supernet, arch)`` builds the same network
 with the supernet's weights; both compute the same function as ``supernet(batch, arch)``.
 
+A network with co-design knobs in a live block, or built with ``model.quantize``, is fake-quantised
+(``nasrec.nets.plan.layer_bits``: each block at its knobs, knob-less blocks and the head at W8A8).
+
 Every module is eagerly shaped, so ``load_state_dict`` works on a freshly built SubNet. The forward is
 TorchScript-able (``torch.jit.script``, with the torch embedding backend) and free of data-dependent
 Python control flow: ``forward_tensors(dense, sparse) -> logits``; ``forward`` also takes a ``Batch``.
@@ -33,7 +36,7 @@ from nasrec.nets.ops import (
     SigmoidGating,
     Sum,
 )
-from nasrec.nets.plan import BlockPlan, plan_subnet
+from nasrec.nets.plan import BlockPlan, layer_bits, plan_subnet, quantized
 from nasrec.space import BINARY_OPS, Architecture
 from nasrec.space.model_config import ModelConfig
 
@@ -46,7 +49,13 @@ class SubNetBlock(nn.Module):
     """
 
     def __init__(
-        self, plan: BlockPlan, compact: dict[int, int], *, embedding_dim: int, layernorm: bool
+        self,
+        plan: BlockPlan,
+        compact: dict[int, int],
+        *,
+        embedding_dim: int,
+        layernorm: bool,
+        bits: tuple[int, int] = (0, 0),
     ) -> None:
         super().__init__()
         b, live = plan.block, plan.live
@@ -70,28 +79,28 @@ class SubNetBlock(nn.Module):
         self.attention: Attention | None = None
         self.fm: FMMerge | None = None
         self.ds: DenseToSparse | None = None
-        ln = layernorm
+        ln, e = layernorm, embedding_dim
         if live.dense_op:
             d = plan.dense_width
             if b.dense_op == "fc":
-                self.fc = FC(plan.dense_in(), d, layernorm=ln)
+                self.fc = FC(plan.dense_in(), d, layernorm=ln, bits=bits)
             elif b.dense_op == "dot":
-                self.dot = DotProduct(plan.dense_in(), plan.sparse_in(), d, embedding_dim, layernorm=ln)
+                self.dot = DotProduct(plan.dense_in(), plan.sparse_in(), d, e, layernorm=ln, bits=bits)
             elif b.dense_op == "gating":
-                self.gating = SigmoidGating(*plan.operand_widths(), d, layernorm=ln)
+                self.gating = SigmoidGating(*plan.operand_widths(), d, layernorm=ln, bits=bits)
             elif b.dense_op == "sum":
-                self.sum = Sum(*plan.operand_widths(), d, layernorm=ln)
+                self.sum = Sum(*plan.operand_widths(), d, layernorm=ln, bits=bits)
             elif b.dense_op == "cross":
-                self.cross = Cross(*plan.operand_widths(), d, layernorm=ln)
+                self.cross = Cross(*plan.operand_widths(), d, layernorm=ln, bits=bits)
         if live.sparse_op:
             if b.sparse_op == "efc":
-                self.efc = EFC(plan.sparse_in(), plan.sparse_width, layernorm=ln)
+                self.efc = EFC(plan.sparse_in(), plan.sparse_width, layernorm=ln, bits=bits)
             elif b.sparse_op == "attention":
-                self.attention = Attention(plan.sparse_in(), plan.sparse_width, embedding_dim, layernorm=ln)
+                self.attention = Attention(plan.sparse_in(), plan.sparse_width, e, layernorm=ln, bits=bits)
         if live.fm:
-            self.fm = FMMerge(embedding_dim, plan.dense_width, layernorm=ln)
+            self.fm = FMMerge(e, plan.dense_width, layernorm=ln, bits=bits)
         if live.dense_to_sparse:
-            self.ds = DenseToSparse(plan.dense_width, plan.ds_tokens, embedding_dim, layernorm=ln)
+            self.ds = DenseToSparse(plan.dense_width, plan.ds_tokens, e, layernorm=ln, bits=bits)
 
     def _dense_input(self, dense_list: list[Tensor]) -> Tensor:
         if len(self.dense_inputs) == 1:
@@ -159,13 +168,22 @@ class SubNet(EmbeddingNet):
         if not plan.blocks or plan.blocks[-1].index != arch.num_blocks - 1:
             raise ConfigError("the last block of an architecture must exist (the head reads it)")
         self.plan = plan
+        self.quantized = quantized(model, arch.canonical().has_knobs)
         compact = plan.compact()
         self.blocks = nn.ModuleList(
-            SubNetBlock(bp, compact, embedding_dim=model.embedding_dim, layernorm=model.layernorm)
+            SubNetBlock(
+                bp,
+                compact,
+                embedding_dim=model.embedding_dim,
+                layernorm=model.layernorm,
+                bits=layer_bits(bp.block.knobs, self.quantized),
+            )
             for bp in plan.blocks
         )
         out = plan.output
-        self.head = Head(out.dense, out.all_tokens, model.embedding_dim)
+        self.head = Head(
+            out.dense, out.all_tokens, model.embedding_dim, bits=layer_bits(None, self.quantized)
+        )
         if device is not None:
             self.to(device)
         self.embeddings = Embeddings(

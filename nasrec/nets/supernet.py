@@ -7,6 +7,10 @@ max-width instance of each op of the space (``nasrec.nets.shared``); a path uses
 (docs/operators.md, Liveness): no zero tensors are concatenated and nothing runs at max width unless the
 path asks for it.
 
+A path is fake-quantised by the SubNet's rule (``nasrec.nets.plan.layer_bits``): when the space's
+model config says ``quantize`` or a live block of the path has co-design knobs; then each block runs
+at its knobs (W8A8 without) and the head at W8A8.
+
 Shapes: B batch, D0 dense features, F sparse fields, E embedding dim, Dmax / Tmax the space's largest
 dense width / token count, n the dense-to-sparse token count. Inside, sparse tensors are channel-first
 (B x E x T).
@@ -24,6 +28,7 @@ from nasrec.errors import ConfigError
 from nasrec.nets import functional as fn
 from nasrec.nets.embeddings import EmbeddingNet, Embeddings
 from nasrec.nets.paths import BINARY_OPS, BlockPath, SupernetPath, as_path
+from nasrec.nets.plan import layer_bits, quantized
 from nasrec.nets.shared import (
     Bounds,
     Piece,
@@ -179,22 +184,30 @@ class SuperNet(EmbeddingNet):
     def _path_forward(self, dense: Tensor, embedded: Tensor, path: SupernetPath) -> Tensor:
         self.check_path(path)
         cands = _Candidates(dense, embedded)
+        is_quantized = quantized(self.model, path.has_knobs)
         for block, bp, live in zip(self.blocks, path.blocks, path.liveness(), strict=True):
             if not live.alive:
                 cands.add(None, None)
                 continue
             assert bp is not None
-            self._block_forward(block, len(cands.dense), bp, live, cands)
+            bits = layer_bits(bp.knobs, is_quantized)
+            self._block_forward(block, len(cands.dense), bp, live, cands, bits)
         last = path.num_blocks
         out_dense, parts = cands.dense[last], cands.sparse[last]
         assert out_dense is not None and parts is not None
         bp = path.blocks[-1]
         assert bp is not None and bp.sparse_width is not None
         weight = self.head.weight(out_dense.shape[1], bp.sparse_width, len(parts) > 1)
-        return self.head(out_dense, [t for t, _ in parts], weight)
+        return self.head(out_dense, [t for t, _ in parts], weight, layer_bits(None, is_quantized))
 
     def _block_forward(
-        self, block: SuperNetBlock, cand: int, bp: BlockPath, live: BlockLiveness, cands: _Candidates
+        self,
+        block: SuperNetBlock,
+        cand: int,
+        bp: BlockPath,
+        live: BlockLiveness,
+        cands: _Candidates,
+        bits: tuple[int, int],
     ) -> None:
         """Compute the live part of block ``cand - 1`` and append its outputs to ``cands``."""
         ops = block.ops
@@ -217,26 +230,26 @@ class SuperNet(EmbeddingNet):
             outs = []
             for op in bp.dense_ops:
                 if op == "fc":
-                    outs.append(ops["fc"](*dense_in(), d))
+                    outs.append(ops["fc"](*dense_in(), d, bits))
                 elif op == "dot":
-                    outs.append(ops["dot"](*dense_in(), *sparse_in(), d))
+                    outs.append(ops["dot"](*dense_in(), *sparse_in(), d, bits))
                 else:
-                    outs.append(ops[op](cands.summed(bp.left), cands.summed(bp.right), d))
+                    outs.append(ops[op](cands.summed(bp.left), cands.summed(bp.right), d, bits))
             dense_pre = _sum(outs)
         main = None
         if live.sparse_op:
             assert bp.sparse_width is not None
-            main = _sum([ops[op](*sparse_in(), bp.sparse_width) for op in bp.sparse_ops])
+            main = _sum([ops[op](*sparse_in(), bp.sparse_width, bits) for op in bp.sparse_ops])
         dense_out = None
         if live.dense_out:
             assert dense_pre is not None
-            dense_out = dense_pre + block.fm(main, bp.dense_width) if live.fm else dense_pre
+            dense_out = dense_pre + block.fm(main, bp.dense_width, bits) if live.fm else dense_pre
         sparse_out = None
         if live.sparse_out:
             assert main is not None
             sparse_out = [(main, 2 * cand - 1)]
             if live.dense_to_sparse:
-                sparse_out.append((block.dense_to_sparse(dense_pre), 2 * cand))
+                sparse_out.append((block.dense_to_sparse(dense_pre, bits), 2 * cand))
         cands.add(dense_out, sparse_out)
 
     # ---- validation -----------------------------------------------------------------------------------
@@ -277,6 +290,11 @@ class SuperNet(EmbeddingNet):
             for key, needed in needs.items():
                 if needed and not getattr(bp, key):
                     raise ConfigError(f"{where}: {key} is empty but an active op reads it")
+            if bp.knobs is not None and space.co_design:
+                for knob in ("w_bits", "a_bits"):
+                    value, allowed = getattr(bp.knobs, knob), space.knob_choices()[knob]
+                    if value not in allowed:
+                        raise ConfigError(f"{where}: knobs.{knob} {value} is not one of {list(allowed)}")
             if live.dense_out and not bp.dense_ops:
                 raise ConfigError(f"{where}: the dense output is read but no dense op is active")
             if live.sparse_out and not bp.sparse_ops:

@@ -11,6 +11,8 @@ know which of its streams are live. Only genes that have an effect are suggested
   ``dense_inputs`` only for ``fc`` / ``dot``;
 * the sparse op, its width and ``sparse_inputs`` only when the sparse output is computed; ``dot`` also
   reads ``sparse_inputs``;
+* the co-design knobs the space declares (``b3_w_bits``, ``b3_a_bits``) for every live block,
+  ``b3_dyn_map`` only when the block has a live Dot-Product or attention;
 * a categorical with one choice is not suggested (its value is implied).
 
 Inputs are per-candidate booleans (``b5_dense_in_2``): TPE learns a marginal inclusion probability per
@@ -28,7 +30,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from nasrec.errors import ConfigError
-from nasrec.space.architecture import BINARY_OPS, Architecture, Block
+from nasrec.space.architecture import BINARY_OPS, DYNAMIC_OPS, Architecture, Block
+from nasrec.space.codesign import NAIVE, Knobs
 
 __all__ = ["architecture_to_params", "params_to_architecture", "suggest_architecture"]
 
@@ -132,6 +135,15 @@ def _build(space: Any, choose: Chooser) -> Architecture:
             sparse_inputs = subset("sparse_in", i, space.max_sparse_inputs)
             for j in sparse_inputs:
                 mark(j, False)
+        knobs = None
+        if space.co_design:
+            choices = space.knob_choices()
+            dynamic = dense_op in DYNAMIC_OPS or sparse_op in DYNAMIC_OPS
+            knobs = Knobs(
+                w_bits=int(pick(f"b{i}_w_bits", choices["w_bits"])),
+                a_bits=int(pick(f"b{i}_a_bits", choices["a_bits"])),
+                dyn_map=str(pick(f"b{i}_dyn_map", choices["dyn_map"])) if dynamic else NAIVE.dyn_map,
+            )
         blocks[i] = Block(
             dense_op=dense_op,
             sparse_op=sparse_op,
@@ -143,6 +155,7 @@ def _build(space: Any, choose: Chooser) -> Architecture:
             right=right,
             dense_to_sparse=ds,
             fm=fm,
+            knobs=knobs,
         )
     return Architecture(tuple(blocks)).canonical()
 
@@ -162,6 +175,8 @@ def _gene(arch: Architecture, name: str) -> Choice:
     if gene in ("dense_in", "sparse_in"):
         inputs = block.dense_inputs if gene == "dense_in" else block.sparse_inputs
         return int(j) in (inputs or ())
+    if gene in ("w_bits", "a_bits", "dyn_map"):
+        return getattr(block.resolved_knobs, gene)  # type: ignore[no-any-return]
     attr = {
         "dense_op": "dense_op",
         "dense_width": "dense_width",

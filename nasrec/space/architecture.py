@@ -12,6 +12,10 @@ Which genes matter depends on the ops:
 In a canonical architecture (``canonical()``, per-stream liveness of docs/operators.md), genes with
 no effect are ``None``, merge flags with no effect are ``False`` and blocks that cannot reach the head
 are ``None``.
+
+A block may also carry hardware co-design ``knobs`` (``nasrec.space.codesign.Knobs``, docs/pim.md);
+``None`` is the naive mapping (W8A8, xbar), and knobs equal to it are stored as ``None``, so a
+knob-less architecture has the JSON and the hash it had before knobs existed.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any
 
 from nasrec.errors import ConfigError
+from nasrec.space.codesign import NAIVE, Knobs, knobs_from_json
 from nasrec.space.liveness import BlockLiveness, block_liveness
 
 if TYPE_CHECKING:
@@ -30,6 +35,9 @@ if TYPE_CHECKING:
 DENSE_OPS = ("fc", "dot", "gating", "sum", "cross")
 SPARSE_OPS = ("efc", "attention")
 BINARY_OPS = ("gating", "sum", "cross")
+# Ops with activation x activation products (Dot-Product's Gram matrix, attention's scores): the
+# only ones a block's ``dyn_map`` knob changes.
+DYNAMIC_OPS = ("dot", "attention")
 
 
 @dataclass(frozen=True)
@@ -44,6 +52,7 @@ class Block:
                    left as its x_0 and right as its x_l)
     dense_to_sparse: append the dense output, projected to 8 tokens, to the sparse output
     fm:            add a projected factorization-machine term of the sparse output to the dense output
+    knobs:         the block's co-design knobs (precision, where dynamic products run); None = naive
     """
 
     dense_op: str | None
@@ -56,6 +65,7 @@ class Block:
     right: int | None
     dense_to_sparse: bool
     fm: bool
+    knobs: Knobs | None = None
 
     def __post_init__(self) -> None:
         # Normalise so equal genotypes compare and hash equal: inputs are sets (concatenated in
@@ -70,12 +80,20 @@ class Block:
                 object.__setattr__(self, key, _as_int(value, key))
         object.__setattr__(self, "dense_to_sparse", bool(self.dense_to_sparse))
         object.__setattr__(self, "fm", bool(self.fm))
+        if self.knobs is not None and not isinstance(self.knobs, Knobs):
+            raise ConfigError(f"knobs: expected Knobs or None, got {self.knobs!r}")
+        if self.knobs == NAIVE:  # one form for the naive design, so it has one hash
+            object.__setattr__(self, "knobs", None)
 
     def to_dict(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         for key in ("dense_inputs", "sparse_inputs"):
             if out[key] is not None:
                 out[key] = list(out[key])
+        if self.knobs is None:
+            del out["knobs"]  # knob-less blocks keep their pre-co-design JSON (and hash)
+        else:
+            out["knobs"] = self.knobs.to_dict()
         return out
 
     @classmethod
@@ -91,7 +109,7 @@ class Block:
         unknown = sorted(set(data) - set(names))
         if unknown:
             raise ConfigError(f"unknown keys {unknown}; a block has the genes {names}")
-        missing = [name for name in names if name not in data]
+        missing = [name for name in names if name not in data and name != "knobs"]
         if missing:
             raise ConfigError(f"missing keys {missing}; a block has the genes {names}")
         for key in ("dense_op", "sparse_op"):
@@ -103,7 +121,11 @@ class Block:
         for key in ("dense_to_sparse", "fm"):
             if not isinstance(data[key], bool | int) or data[key] not in (0, 1):
                 raise ConfigError(f"{key}: expected true or false, got {data[key]!r}")
-        return cls(**data)
+        try:
+            parsed = knobs_from_json(data.get("knobs"))
+        except ConfigError as exc:
+            raise ConfigError(f"knobs: {exc}") from None
+        return cls(**{**data, "knobs": parsed})
 
     def with_(self, **changes: Any) -> Block:
         return replace(self, **changes)
@@ -129,6 +151,16 @@ class Block:
     def sparse_reads(self) -> tuple[int, ...]:
         """Candidates whose sparse output the sparse op reads."""
         return tuple(self.sparse_inputs or ()) if self.sparse_op is not None else ()
+
+    @property
+    def resolved_knobs(self) -> Knobs:
+        """The knobs this block runs at: its own, or the naive mapping."""
+        return self.knobs or NAIVE
+
+    @property
+    def has_dynamic_op(self) -> bool:
+        """Whether an op with activation x activation products is set (where ``dyn_map`` matters)."""
+        return self.dense_op in DYNAMIC_OPS or self.sparse_op in DYNAMIC_OPS
 
 
 @dataclass(frozen=True)
@@ -162,6 +194,15 @@ class Architecture:
         """Per block: which outputs, ops and merges reach the head."""
         return block_liveness(self.blocks)
 
+    def block_knobs(self) -> tuple[Knobs, ...]:
+        """Per block, the knobs it runs at (the naive mapping for knob-less and pruned blocks)."""
+        return tuple(NAIVE if b is None else b.resolved_knobs for b in self.blocks)
+
+    @property
+    def has_knobs(self) -> bool:
+        """Whether any block carries co-design knobs (then the network is fake-quantised)."""
+        return any(b is not None and b.knobs is not None for b in self.blocks)
+
     def alive_blocks(self) -> tuple[int, ...]:
         """Indices of the blocks with at least one output that reaches the head."""
         return tuple(i for i, live in enumerate(self.liveness()) if live.alive)
@@ -171,8 +212,9 @@ class Architecture:
 
         Dead blocks become ``None``; in live blocks the ops, widths and inputs of dead streams become
         ``None``, merge flags with no effect become ``False``, and ``sum``'s operands are ordered
-        (left <= right; sum is commutative). Two genotypes with the same canonical form build the same
-        network.
+        (left <= right; sum is commutative). ``dyn_map`` becomes ``xbar`` in a block without a live
+        Dot-Product or attention (it has no dynamic products to place). Two genotypes with the same
+        canonical form build the same network.
         """
         return Architecture(
             tuple(_canonical_block(b, live) for b, live in zip(self.blocks, self.liveness(), strict=True))
@@ -235,6 +277,9 @@ def _canonical_block(block: Block | None, live: BlockLiveness) -> Block | None:
     if dense_op == "sum" and left is not None and right is not None and left > right:
         left, right = right, left
     reads_sparse = sparse_op is not None or dense_op == "dot"
+    knobs = block.knobs
+    if knobs is not None and dense_op not in DYNAMIC_OPS and sparse_op not in DYNAMIC_OPS:
+        knobs = replace(knobs, dyn_map=NAIVE.dyn_map)
     return Block(
         dense_op=dense_op,
         sparse_op=sparse_op,
@@ -246,4 +291,5 @@ def _canonical_block(block: Block | None, live: BlockLiveness) -> Block | None:
         right=right,
         dense_to_sparse=live.dense_to_sparse,
         fm=live.fm,
+        knobs=knobs,
     )

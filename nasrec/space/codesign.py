@@ -17,7 +17,16 @@ from typing import Any
 
 from nasrec.errors import ConfigError
 
-__all__ = ["A_BITS", "DYN_MAPS", "EMBEDDING_BITS", "NAIVE", "W_BITS", "Knobs", "check_embedding_bits"]
+__all__ = [
+    "A_BITS",
+    "DYN_MAPS",
+    "EMBEDDING_BITS",
+    "NAIVE",
+    "W_BITS",
+    "Knobs",
+    "check_embedding_bits",
+    "knobs_from_json",
+]
 
 W_BITS = (2, 4, 8)
 A_BITS = (2, 4, 8)
@@ -57,6 +66,15 @@ class Knobs:
 
 
 NAIVE = Knobs()
+
+
+def knobs_from_json(value: Any) -> Knobs | None:
+    """A block's ``knobs`` JSON value: ``None`` (null or absent: the naive mapping) or ``Knobs``."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ConfigError(f"expected an object with w_bits, a_bits, dyn_map or null, got {value!r}")
+    return Knobs.from_dict(value)
 
 
 def check_embedding_bits(bits: int) -> int:

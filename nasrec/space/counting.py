@@ -10,6 +10,10 @@ of independent choices is a product under the subset-sum ("zeta") transform, and
 of "input sets drawn from the candidates allowed by mask M" has a closed form (binomials in the
 number of allowed candidates). So the whole count stays in the zeta domain; only the two bits of
 the block being resolved are inverted (Moebius) at each step. Exact integers throughout.
+
+Co-design knobs (``co_design``) multiply in: every block's raw genotype and every live block's
+canonical options by the w_bits x a_bits choices, and by the dyn_map choices where the block has a
+live Dot-Product or attention (elsewhere canonical forms fix dyn_map, it places nothing).
 """
 
 from __future__ import annotations
@@ -30,7 +34,14 @@ def _input_sets(n: int, max_inputs: int) -> int:
     return sum(math.comb(n, k) for k in range(1, min(n, max_inputs) + 1))
 
 
+def _knob_counts(space: SearchSpace) -> tuple[int, int]:
+    """(w_bits x a_bits choices, dyn_map choices) of one block."""
+    choices = space.knob_choices()
+    return len(choices["w_bits"]) * len(choices["a_bits"]), len(choices["dyn_map"])
+
+
 def count_raw(space: SearchSpace) -> int:
+    bits, dyn = _knob_counts(space)
     micro = (
         len(space.dense_ops)
         * len(space.sparse_ops)
@@ -38,6 +49,8 @@ def count_raw(space: SearchSpace) -> int:
         * len(space.sparse_widths)
         * len(space.dense_to_sparse)
         * len(space.fm)
+        * bits
+        * dyn
     )
     total = 1
     for i in range(space.num_blocks):
@@ -68,12 +81,19 @@ def _block_zeta(space: SearchSpace, i: int) -> dict[int, np.ndarray]:
     s_sets = _sets_within(sparse_allowed, space.max_sparse_inputs)
     m = dense_allowed.astype(object)
     nd, ns, nsop = len(space.dense_widths), len(space.sparse_widths), len(space.sparse_ops)
+    bits, dyn = _knob_counts(space)
+    attention = "attention" in space.sparse_ops
     ops = set(space.dense_ops)
     ordered_pairs = (("gating" in ops) + ("cross" in ops)) * m * m  # left/right matter; sum's do not
     no_dot = nd * (("fc" in ops) * d_sets + ordered_pairs + ("sum" in ops) * (m * (m + 1) // 2))
     dot = ("dot" in ops) * nd * d_sets * s_sets
-    sparse = ns * nsop * s_sets
-    both = no_dot * sparse + dot * ns * nsop  # dot shares its sparse inputs with the sparse op
+    # a live Dot-Product or attention makes dyn_map count
+    sparse_ops = (nsop - attention) + attention * dyn
+    sparse = ns * sparse_ops * s_sets
+    # dot shares its sparse inputs with the sparse op
+    both = bits * (no_dot * sparse + dot * dyn * ns * nsop)
+    sparse = bits * sparse
+    dense_only = bits * (no_dot + dot * dyn)
     out: dict[int, np.ndarray] = {}
     for delta in (1, 2, 3):
         dense_live, sparse_live = bool(delta & 1), bool(delta & 2)
@@ -85,7 +105,7 @@ def _block_zeta(space: SearchSpace, i: int) -> dict[int, np.ndarray]:
                 if dense_op and sparse_op:
                     total = total + both
                 elif dense_op:
-                    total = total + no_dot + dot
+                    total = total + dense_only
                 else:
                     total = total + sparse
         out[delta] = total

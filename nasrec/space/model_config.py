@@ -29,11 +29,15 @@ class ModelConfig:
     embedding_dim: E, the width of every embedding row and of every sparse token.
     ds_tokens:     tokens a dense-to-sparse merge adds to a block's sparse output.
     layernorm:     LayerNorm after each projection (docs/operators.md); it changes FLOPs and params.
+    quantize:      fake-quantise every block (at its co-design knobs; W8A8 without) and the head at
+                   W8A8 (docs/pim.md). Off, a network is quantised only if a block has knobs.
+                   Required by spaces that search knobs, so every path trains and scores quantised.
     """
 
     embedding_dim: int = 16
     ds_tokens: int = 8
     layernorm: bool = True
+    quantize: bool = False
 
     def __post_init__(self) -> None:
         for key in ("embedding_dim", "ds_tokens"):
@@ -41,16 +45,20 @@ class ModelConfig:
             if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
                 raise ConfigError(f"{key} must be a positive integer, got {value!r}")
             object.__setattr__(self, key, int(value))
-        if not isinstance(self.layernorm, bool | np.bool_):
-            raise ConfigError(f"layernorm must be true or false, got {self.layernorm!r}")
-        object.__setattr__(self, "layernorm", bool(self.layernorm))
+        for key in ("layernorm", "quantize"):
+            if not isinstance(getattr(self, key), bool | np.bool_):
+                raise ConfigError(f"{key} must be true or false, got {getattr(self, key)!r}")
+            object.__setattr__(self, key, bool(getattr(self, key)))
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
         return tuple(f.name for f in fields(cls))
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        if not self.quantize:
+            del out["quantize"]  # as before the key existed: stored runs and bundles still match
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:

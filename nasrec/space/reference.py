@@ -7,7 +7,9 @@ Reference format (one entry per block)::
                 "dense_sparse_interact": 0|1, "deep_fm": 0|1}, ...],
      "num_blocks": 7, "config": "autoctr" | "xlarge", ...}
 
-``active_nodes`` ids index the reference space's node list (``REFERENCE_NODES``).
+``active_nodes`` ids index the reference space's node list (``REFERENCE_NODES``). A micro entry may
+also hold nasrec's co-design ``knobs`` (``{"w_bits": 4, "a_bits": 8, "dyn_map": "dpe"}``; absent or
+null: the naive mapping), which the reference code does not have.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 from nasrec.errors import ConfigError
 from nasrec.space.architecture import DENSE_OPS, SPARSE_OPS, Architecture, Block
+from nasrec.space.codesign import knobs_from_json
 
 # Node lists of the reference's ``ops_config_lib``, in id order, with nasrec op names.
 REFERENCE_NODES: dict[str, tuple[str, ...]] = {
@@ -38,6 +41,7 @@ REFERENCE_FIELDS: dict[str, str] = {
     "right": "macro.dense_right_idx",
     "dense_to_sparse": "micro.dense_sparse_interact",
     "fm": "micro.deep_fm",
+    "knobs": "micro.knobs",
 }
 
 
@@ -134,6 +138,10 @@ def _block(i: int, macro: dict[str, Any], micro: dict[str, Any], nodes: tuple[st
         if not isinstance(value, int) or value not in (0, 1):
             raise ConfigError(f"block {i}: micro.{key}: expected 0 or 1, got {value!r}")
         flags[key] = bool(value)
+    try:
+        parsed = knobs_from_json(micro.get("knobs"))
+    except ConfigError as exc:
+        raise ConfigError(f"block {i}: micro.knobs: {exc}") from None
     return Block(
         dense_op=dense[0],
         sparse_op=sparse[0],
@@ -145,4 +153,5 @@ def _block(i: int, macro: dict[str, Any], micro: dict[str, Any], nodes: tuple[st
         right=operands["dense_right_idx"],
         dense_to_sparse=flags["dense_sparse_interact"],
         fm=flags["deep_fm"],
+        knobs=parsed,
     )

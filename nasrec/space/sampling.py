@@ -2,15 +2,20 @@
 
 ``sample_architecture`` is also the supernet's "single-operator any-connection" path sampler: one
 dense op and one sparse op per block, widths uniform, merge flags uniform over the space's choices
-(Bernoulli(0.5) for [false, true]), input counts per ``space.input_count``.
+(Bernoulli(0.5) for [false, true]), input counts per ``space.input_count``. When the space declares
+``co_design`` knobs, each block draws them too (uniformly, after its other genes), and they are micro
+genes of the mutation; spaces without them draw exactly what they drew before.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 
 from nasrec.errors import ConfigError
 from nasrec.space.architecture import Architecture, Block
+from nasrec.space.codesign import Knobs
 from nasrec.space.space import SearchSpace
 
 MACRO_GENES = ("dense_inputs", "sparse_inputs", "left", "right")
@@ -26,6 +31,19 @@ def _inputs(space: SearchSpace, block: int, max_inputs: int, rng: np.random.Gene
     n = space.num_candidates(block)
     k = space.sample_input_count(n, max_inputs, rng)
     return tuple(sorted(int(j) for j in rng.choice(n, size=k, replace=False)))
+
+
+def micro_genes(space: SearchSpace) -> tuple[str, ...]:
+    """The micro genes a mutation picks from: NASRec's, then the knobs the space searches."""
+    return MICRO_GENES + tuple(knob for knob, _ in space.co_design)
+
+
+def sample_knobs(space: SearchSpace, rng: np.random.Generator) -> Knobs | None:
+    """One block's knobs, each declared knob uniform over its choices; ``None`` (the naive mapping,
+    no draw at all) when the space declares none."""
+    if not space.co_design:
+        return None
+    return Knobs(**{knob: _pick(rng, choices) for knob, choices in space.knob_choices().items()})
 
 
 def _sample_gene(space: SearchSpace, block: int, gene: str, rng: np.random.Generator) -> dict[str, object]:
@@ -64,7 +82,7 @@ def sample_block(space: SearchSpace, block: int, rng: np.random.Generator) -> Bl
         "fm",
     ):
         genes.update(_sample_gene(space, block, gene, rng))
-    return Block(**genes)  # type: ignore[arg-type]
+    return Block(**genes, knobs=sample_knobs(space, rng))  # type: ignore[arg-type]
 
 
 def sample_architecture(space: SearchSpace, rng: np.random.Generator) -> Architecture:
@@ -97,6 +115,7 @@ def complete(arch: Architecture, space: SearchSpace, rng: np.random.Generator) -
                 },
                 dense_to_sparse=b.dense_to_sparse,
                 fm=b.fm,
+                knobs=b.knobs,
             )
         )
     return Architecture(tuple(blocks))
@@ -108,11 +127,15 @@ def mutate_once(arch: Architecture, space: SearchSpace, rng: np.random.Generator
     May be a no-op (the new value can equal the old one, or the gene can be dead); ``mutate`` retries.
     """
     block = int(rng.integers(space.num_blocks))
-    genes = MACRO_GENES if rng.random() < 0.5 else MICRO_GENES
+    genes = MACRO_GENES if rng.random() < 0.5 else micro_genes(space)
     gene = genes[int(rng.integers(len(genes)))]
     old = arch.blocks[block]
     assert old is not None
-    new = old.with_(**_sample_gene(space, block, gene, rng))
+    if gene in space.co_design_knobs:
+        value = _pick(rng, space.co_design_knobs[gene])
+        new = old.with_(knobs=replace(old.resolved_knobs, **{gene: value}))
+    else:
+        new = old.with_(**_sample_gene(space, block, gene, rng))
     return Architecture(arch.blocks[:block] + (new,) + arch.blocks[block + 1 :])
 
 

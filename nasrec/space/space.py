@@ -15,8 +15,12 @@ A space is defined in YAML (``search_spaces/<name>.yaml``)::
     embedding_dim: 16                        # the model config (nasrec.space.model_config): E,
     ds_tokens: 8                             # dense-to-sparse tokens, LayerNorm; defaults there
     layernorm: true
+    quantize: false                          # fake quantisation (model config; needed by co_design)
     input_count: binomial-0.5                # or "uniform"
-    co_design: {}                            # reserved: per-block w_bits / a_bits / dyn_map choices
+    co_design:                               # per-block co-design knobs searched (docs/pim.md)
+      w_bits: [2, 4, 8]
+      a_bits: [2, 4, 8]
+      dyn_map: [xbar, dpe]
 
 Every error names the file and the key, so a user can fix the YAML without reading code.
 """
@@ -33,18 +37,15 @@ import numpy as np
 
 from nasrec.errors import ConfigError
 from nasrec.space.architecture import DENSE_OPS, SPARSE_OPS
+from nasrec.space.codesign import A_BITS, DYN_MAPS, NAIVE, W_BITS
 from nasrec.space.model_config import ModelConfig
 from nasrec.space.ops import ATTENTION_HEADS
 
 INPUT_COUNT_DISTRIBUTIONS = ("binomial-0.5", "uniform")
 
-# Co-design knobs a space may declare (values are the per-block choices). Reserved for the PIM cost model:
-# they are validated and kept, but sampling and Architecture do not use them yet.
-CO_DESIGN_KNOBS = {
-    "w_bits": (int,),
-    "a_bits": (int,),
-    "dyn_map": (str,),
-}
+# Co-design knobs a space may declare and the values each may take (``nasrec.space.codesign``). A knob
+# the space does not declare stays at the naive mapping's value in every block.
+CO_DESIGN_KNOBS: dict[str, tuple[Any, ...]] = {"w_bits": W_BITS, "a_bits": A_BITS, "dyn_map": DYN_MAPS}
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,11 @@ class SearchSpace:
         _flags(where, "fm", self.fm)
         _input_count(where, self.input_count)
         _co_design(where, self.co_design)
+        if self.co_design and not self.model.quantize:
+            raise ConfigError(
+                f"{where}: co_design: searching co-design knobs needs quantize: true (the supernet trains "
+                "and candidates are scored with fake quantisation, or low precision would look free)"
+            )
         if "attention" in self.sparse_ops and self.model.embedding_dim % ATTENTION_HEADS:
             raise ConfigError(
                 f"{where}: embedding_dim: attention uses {ATTENTION_HEADS} heads, so embedding_dim must be "
@@ -203,6 +209,11 @@ class SearchSpace:
     def co_design_knobs(self) -> dict[str, tuple[Any, ...]]:
         return dict(self.co_design)
 
+    def knob_choices(self) -> dict[str, tuple[Any, ...]]:
+        """Every knob's per-block choices: the declared ones, or the naive value alone."""
+        declared = self.co_design_knobs
+        return {k: declared.get(k, (getattr(NAIVE, k),)) for k in CO_DESIGN_KNOBS}
+
     def size(self) -> SpaceSize:
         """Number of raw genotypes and of distinct canonical architectures (see ``SpaceSize``)."""
         return self._size
@@ -276,10 +287,12 @@ def _co_design(where: str, items: tuple[tuple[str, tuple[Any, ...]], ...]) -> No
             )
         if not choices:
             raise ConfigError(f"{where}: co_design.{knob} is empty")
-        types = CO_DESIGN_KNOBS[knob]
+        allowed = CO_DESIGN_KNOBS[knob]
         for v in choices:
-            if isinstance(v, bool) or not isinstance(v, types):
-                raise ConfigError(f"{where}: co_design.{knob}: bad choice {v!r}")
+            if isinstance(v, bool) or v not in allowed:
+                raise ConfigError(f"{where}: co_design.{knob}: bad choice {v!r}; choose from {list(allowed)}")
+        if len(set(choices)) != len(choices):
+            raise ConfigError(f"{where}: co_design.{knob} lists a value twice: {list(choices)}")
 
 
 # ---- loading ----------------------------------------------------------------------------------------------

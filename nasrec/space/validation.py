@@ -4,7 +4,7 @@
                                          present, inputs that exist (block i reads candidates 0..i),
                                          streams that exist, a last block that feeds the head
     validate_architecture(arch, space)   then the space's choices: block count, ops, widths, how
-                                         many inputs, merge flags
+                                         many inputs, merge flags, co-design knobs
 
 Both accept full genotypes and canonical forms (``None`` for pruned blocks and genes with no effect).
 Every error is a ``ConfigError`` naming the block and the gene, ``block 3: dense_inputs: ...``;
@@ -178,6 +178,7 @@ def _validate_choices(arch: Architecture, space: SearchSpace, names: _Names) -> 
                     i, gene, f"{len(value)} inputs, at most {most} allowed (space {space.name!r})"
                 )
     _validate_flags(arch, space, names)
+    _validate_knobs(arch, space, names)
 
 
 def _validate_flags(arch: Architecture, space: SearchSpace, names: _Names) -> None:
@@ -193,4 +194,22 @@ def _validate_flags(arch: Architecture, space: SearchSpace, names: _Names) -> No
             if value not in allowed and (value or effective):
                 raise names.fail(
                     i, gene, f"{value} is not allowed by space {space.name!r} (choices {list(allowed)})"
+                )
+
+
+def _validate_knobs(arch: Architecture, space: SearchSpace, names: _Names) -> None:
+    """A block's knobs must be among the space's choices (a knob the space does not declare stays at
+    the naive value). Knob-less blocks are the naive design, the reference every space contains;
+    ``dyn_map`` is not checked where it has no effect (no Dot-Product or attention in the block)."""
+    choices = space.knob_choices()
+    for i, b in enumerate(arch.blocks):
+        if b is None or b.knobs is None:
+            continue
+        for knob, allowed in choices.items():
+            value = getattr(b.knobs, knob)
+            if knob == "dyn_map" and not b.has_dynamic_op:
+                continue
+            if value not in allowed:
+                raise names.fail(
+                    i, f"knobs.{knob}", f"{value!r} is not one of {list(allowed)} (space {space.name!r})"
                 )

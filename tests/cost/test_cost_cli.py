@@ -43,7 +43,8 @@ def test_json_of_a_reference_config() -> None:
     report = _json(str(path), "--shape", "13,26")
     assert report["format"] == "reference" and report["space"] == "nasrec_full"
     assert report["profile"] == "isaac32" and report["embedding_bits"] == 8
-    assert report["knobs"] == {"w_bits": 8, "a_bits": 8, "dyn_map": "xbar"}
+    assert report["overrides"] == {}
+    assert report["knobs"] == [{"w_bits": 8, "a_bits": 8, "dyn_map": "xbar"}] * 7  # knob-less: naive
     for key in ("latency_ns", "energy_nj", "area_mm2", "macs", "gops_per_w", "inferences_per_j"):
         assert report[key] > 0, key
     # the same figures as the library's, on the file's own model config
@@ -62,16 +63,35 @@ def test_json_of_a_reference_config() -> None:
 def test_overrides_apply_to_every_block() -> None:
     naive = _json(str(DLRM), "--shape", "13,26")
     co = _json(str(DLRM), "--shape", "13,26", "--w-bits", "4", "--a-bits", "4", "--dyn-map", "dpe")
-    assert co["knobs"] == {"w_bits": 4, "a_bits": 4, "dyn_map": "dpe"}
+    assert co["overrides"] == {"w_bits": 4, "a_bits": 4, "dyn_map": "dpe"}
+    assert {tuple(k.values()) for k in co["knobs"]} == {(4, 4, "dpe")}
     blocks = [op for op in co["ops"] if op["block"] is not None]
     assert blocks and all((op["w_bits"], op["a_bits"], op["dyn_map"]) == (4, 4, "dpe") for op in blocks)
     assert co["ops"][-1]["w_bits"] == 8  # the head is no block
     assert co["energy_nj"] < naive["energy_nj"] and co["latency_ns"] < naive["latency_ns"]
     assert co["area_mm2"] < naive["area_mm2"]
     only_w = _json(str(DLRM), "--shape", "13,26", "--w-bits", "2")
-    assert only_w["knobs"] == {"w_bits": 2, "a_bits": 8, "dyn_map": "xbar"}
+    assert {tuple(k.values()) for k in only_w["knobs"]} == {(2, 8, "xbar")}
     wide = _json(str(DLRM), "--shape", "13,26", "--embedding-bits", "16")
     assert wide["embedding_bits"] == 16
+
+
+def test_each_block_is_costed_at_its_own_knobs_and_overrides_replace_fields(tmp_path: Path) -> None:
+    space = load_space("nasrec_small_pim")
+    rng = np.random.default_rng(11)
+    arch = next(a for a in (sample_architecture(space, rng) for _ in range(50)) if a.canonical().has_knobs)
+    path = tmp_path / "arch.json"
+    path.write_text(arch.to_json())
+    schema, model = DatasetSchema.of_shape(3, [1] * 10), space.model
+    own = _json(str(path), "--space", "nasrec_small_pim", "--shape", "3,10")
+    assert own["knobs"] == [k.to_dict() for k in arch.canonical().block_knobs()]
+    assert own["energy_nj"] == pytest.approx(pim_cost(arch, schema, model).energy_nj)
+    assert own["energy_nj"] != pytest.approx(pim_cost(arch, schema, model, knobs=Knobs()).energy_nj)
+    dpe = _json(str(path), "--space", "nasrec_small_pim", "--shape", "3,10", "--dyn-map", "dpe")
+    # the bits stay each block's, the mapping is overridden
+    per_block = [replace(k, dyn_map="dpe") for k in arch.canonical().block_knobs()]
+    assert dpe["knobs"] == [k.to_dict() for k in per_block]
+    assert dpe["energy_nj"] == pytest.approx(pim_cost(arch, schema, model, knobs=per_block).energy_nj)
 
 
 def test_the_table() -> None:

@@ -225,6 +225,24 @@ def test_knobs_per_block_and_their_errors() -> None:
     assert Knobs.from_dict(Knobs(2, 4, "dpe").to_dict()) == Knobs(2, 4, "dpe")
 
 
+def test_each_block_is_costed_at_its_own_knobs() -> None:
+    space = load_space("nasrec_full_pim")
+    schema = DatasetSchema.of_shape(13, [1] * 26)
+    rng = np.random.default_rng(1)
+    for _ in range(10):
+        arch = sample_architecture(space, rng)
+        cost = pim_cost(arch, schema, space.model)
+        assert cost == pim_cost(arch, schema, space.model, knobs=arch.canonical().block_knobs())
+        canon = arch.canonical()
+        for op in cost.ops:
+            if op.block is not None:
+                assert op.knobs == canon.blocks[op.block].resolved_knobs
+        knob_less = pim_cost(
+            Architecture(tuple(b.with_(knobs=None) for b in arch.blocks)), schema, space.model
+        )
+        assert knob_less == pim_cost(arch, schema, space.model, knobs=NAIVE)
+
+
 def test_embedding_bits_count_when_a_row_overflows() -> None:
     arch = Architecture((_fc(16, (0,)),))
     schema = DatasetSchema.of_shape(13, [5] * 4)

@@ -11,7 +11,9 @@ from nasrec.search.suggest import architecture_to_params, params_to_architecture
 from nasrec.space import BINARY_OPS, Architecture, load_space, sample_architecture
 
 
-@pytest.mark.parametrize("space_name", ["nasrec_small", "nasrec_full", "nasrec_cross"])
+@pytest.mark.parametrize(
+    "space_name", ["nasrec_small", "nasrec_full", "nasrec_cross", "nasrec_small_pim", "nasrec_full_pim"]
+)
 def test_round_trip_is_exact(space_name: str) -> None:
     space = load_space(space_name)
     rng = np.random.default_rng(0)
@@ -21,7 +23,9 @@ def test_round_trip_is_exact(space_name: str) -> None:
         assert params_to_architecture(params, space) == arch.canonical()
 
 
-@pytest.mark.parametrize("space_name", ["nasrec_small", "nasrec_full", "nasrec_cross"])
+@pytest.mark.parametrize(
+    "space_name", ["nasrec_small", "nasrec_full", "nasrec_cross", "nasrec_small_pim", "nasrec_full_pim"]
+)
 def test_any_sampler_params_give_a_valid_canonical_architecture(space_name: str) -> None:
     space = load_space(space_name)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -91,3 +95,25 @@ def test_wrong_block_count_is_refused() -> None:
     arch = sample_architecture(space, np.random.default_rng(0))
     with pytest.raises(ConfigError):
         architecture_to_params(Architecture(arch.blocks[:3]), space)
+
+
+def test_knob_genes_are_suggested_only_where_they_have_an_effect() -> None:
+    """Every live block of a co-design space has b{i}_w_bits / b{i}_a_bits; b{i}_dyn_map only with a
+    live Dot-Product or attention (elsewhere it places nothing). Spaces without co_design have none."""
+    space = load_space("nasrec_full_pim")
+    rng = np.random.default_rng(6)
+    seen_dyn = set()
+    for _ in range(200):
+        arch = sample_architecture(space, rng).canonical()
+        params = architecture_to_params(arch, space)
+        for i, block in enumerate(arch.blocks):
+            if block is None:
+                continue
+            assert {f"b{i}_w_bits", f"b{i}_a_bits"} <= set(params)
+            assert (f"b{i}_dyn_map" in params) == block.has_dynamic_op
+            if block.has_dynamic_op:
+                seen_dyn.add(params[f"b{i}_dyn_map"])
+    assert seen_dyn == {"xbar", "dpe"}
+    plain = load_space("nasrec_full")
+    arch = sample_architecture(plain, rng)
+    assert not any(k.endswith(("_bits", "_dyn_map")) for k in architecture_to_params(arch, plain))

@@ -115,7 +115,11 @@ def test_missing_key_is_named(tmp_path: Path) -> None:
 
 
 def test_co_design_knobs_are_kept_but_optional(tmp_path: Path) -> None:
-    space = load_space(_write(tmp_path, co_design={"w_bits": [2, 4, 8], "dyn_map": ["xbar", "dpe"]}))
+    with pytest.raises(ConfigError, match="co_design: searching co-design knobs needs quantize: true"):
+        load_space(_write(tmp_path, co_design={"w_bits": [2, 4]}))
+    knobs = {"w_bits": [2, 4, 8], "dyn_map": ["xbar", "dpe"]}
+    space = load_space(_write(tmp_path, co_design=knobs, quantize=True))
+    assert space.model.quantize
     assert space.co_design_knobs == {"dyn_map": ("xbar", "dpe"), "w_bits": (2, 4, 8)}
     assert load_space("nasrec_full").co_design_knobs == {}
 

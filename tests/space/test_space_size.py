@@ -8,7 +8,9 @@ import math
 import pytest
 
 from nasrec.space import BINARY_OPS, Architecture, Block, SearchSpace, load_space
+from nasrec.space.codesign import Knobs
 from nasrec.space.counting import count_canonical, count_raw
+from nasrec.space.model_config import ModelConfig
 
 
 def _subsets(n: int, k: int) -> list[tuple[int, ...]]:
@@ -18,9 +20,10 @@ def _subsets(n: int, k: int) -> list[tuple[int, ...]]:
 def _all_blocks(space: SearchSpace, i: int, binary: bool) -> list[Block]:
     n = i + 1
     pairs = list(itertools.product(range(n), repeat=2)) if binary else [(0, 0)]
+    knobs = [Knobs(*k) for k in itertools.product(*space.knob_choices().values())]
     return [
-        Block(dop, sop, dw, sw, di, si, lr[0], lr[1], ds, fm)
-        for dop, sop, dw, sw, di, si, lr, ds, fm in itertools.product(
+        Block(dop, sop, dw, sw, di, si, lr[0], lr[1], ds, fm, k)
+        for dop, sop, dw, sw, di, si, lr, ds, fm, k in itertools.product(
             space.dense_ops,
             space.sparse_ops,
             space.dense_widths,
@@ -30,6 +33,7 @@ def _all_blocks(space: SearchSpace, i: int, binary: bool) -> list[Block]:
             pairs,
             space.dense_to_sparse,
             space.fm,
+            knobs,
         )
     ]
 
@@ -80,6 +84,26 @@ def _brute_force(space: SearchSpace) -> tuple[int, int]:
             max_sparse_inputs=1,
             fm=(False,),
         ),
+        SearchSpace(
+            name="two_codesign",
+            num_blocks=2,
+            dense_ops=("fc", "dot"),
+            sparse_ops=("efc", "attention"),
+            dense_widths=(16,),
+            sparse_widths=(16,),
+            co_design=(("dyn_map", ("xbar", "dpe")), ("w_bits", (4, 8))),
+            model=ModelConfig(quantize=True),
+        ),
+        SearchSpace(
+            name="two_codesign_efc",
+            num_blocks=2,
+            dense_ops=("fc", "sum"),
+            sparse_ops=("efc",),
+            dense_widths=(16,),
+            sparse_widths=(16,),
+            co_design=(("a_bits", (2, 8)), ("dyn_map", ("xbar", "dpe"))),
+            model=ModelConfig(quantize=True),
+        ),
     ],
     ids=lambda s: s.name,
 )
@@ -96,6 +120,8 @@ def test_reference_sizes() -> None:
     assert small.raw == count_raw(load_space("nasrec_small"))
     assert f"{small.log10_raw:.1f}" == "39.7"
     assert f"{load_space('nasrec_full').size().log10_raw:.1f}" == "43.9"
+    # 9 bit-width pairs and 2 mappings per block multiply the raw count by 18^7
+    assert load_space("nasrec_small_pim").size().raw == small.raw * 18**7
 
 
 def test_many_blocks_gives_no_exact_canonical_count() -> None:

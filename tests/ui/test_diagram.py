@@ -140,6 +140,20 @@ def test_cross_operands_are_drawn_as_left_and_right() -> None:
     assert {e for e in edges if e[0] == "right"} == {("right", s, s + 1, True) for s in (1, 2, 3)}
 
 
+def test_a_blocks_knobs_are_in_its_heading() -> None:
+    from nasrec.space.codesign import Knobs
+
+    arch = Architecture(
+        (_block(dense_op="dot", knobs=Knobs(4, 8, "dpe")), _block(sparse_inputs=(1,), dense_inputs=(1,)))
+    )
+    root = _parse(architecture_svg(arch))
+    first, second = _groups(root, "block")
+    assert first.get("data-knobs") == "W4A8 dpe" and second.get("data-knobs") is None
+    texts = [t.text for t in first.iter(f"{{{NS['svg']}}}text")]
+    assert "block 0 · W4A8 dpe" in texts
+    assert "block 1" in [t.text for t in second.iter(f"{{{NS['svg']}}}text")]  # knob-less: naive, no label
+
+
 def test_sampled_architectures_draw() -> None:
     space, rng = load_space("nasrec_full"), np.random.default_rng(0)
     for _ in range(50):

@@ -167,17 +167,18 @@ def pim_cost(
     model: ModelConfig,
     *,
     profile: HardwareProfile | str | Path = DEFAULT_PROFILE,
-    knobs: Knobs | Sequence[Knobs] = NAIVE,
+    knobs: Knobs | Sequence[Knobs] | None = None,
     embedding_bits: int = 8,
 ) -> PimCost:
     """The PIM cost of ``arch`` built with ``model`` on a dataset of ``schema``'s shape.
 
-    knobs: one ``Knobs`` for every block, or one per block (``arch.num_blocks`` of them; dead blocks'
-    are ignored). The default is the naive mapping (W8A8, xbar).
+    knobs: ``None`` (the default) costs each block at its own knobs (``Block.knobs``; the naive
+    mapping, W8A8 on xbar, for a knob-less block); one ``Knobs`` overrides every block's, a sequence
+    gives one per block (``arch.num_blocks`` of them; dead blocks' are ignored).
     profile: a ``HardwareProfile`` or the name / path of one (``load_profile``).
     """
     hw = profile if isinstance(profile, HardwareProfile) else load_profile(profile)
-    per_block = _per_block(knobs, arch.num_blocks)
+    per_block = arch.canonical().block_knobs() if knobs is None else _per_block(knobs, arch.num_blocks)
     embedding_bits = check_embedding_bits(embedding_bits)
     lookup = embedding_reads(hw, features=schema.num_sparse, width=model.embedding_dim, bits=embedding_bits)
     ops = [OpPim(None, "embeddings", "input", None, (lookup,))]
