@@ -1,4 +1,5 @@
-"""A co-design job over REST: PIM energy as an objective beside log loss, a PIM latency budget.
+"""A co-design job over REST (``tests.support.codesign``): PIM energy as an objective beside log
+loss, a PIM latency budget, the co-design space.
 
 Real Ray, a real SQLite store, the real app. The leaderboard shows every candidate's PIM costs (the
 job's hardware profile), equal to the cost model's for its architecture; the Pareto endpoint returns
@@ -7,34 +8,20 @@ the non-dominated front over (val_logloss, pim_energy_nj)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from nasrec.cost.pim import pim_cost
 from nasrec.data import Dataset
-from nasrec.jobs import Worker
 from nasrec.space import Architecture, load_space
 from nasrec.store import crud, open_store
 from server.core.config import Settings
 from server.main import create_app
+from tests.support.codesign import SPEC, run_codesign_job, synthesize_dataset
 from tests.support.service import Account
 
 pytestmark = pytest.mark.slow
-
-SPEC: dict[str, Any] = {
-    "dataset": "tiny",
-    "seed": 1,
-    "supernet": {"steps": 20, "batch_size": 64, "warmup_k": 4, "checkpoint_every": 10},
-    "search": {"controller": "nsga2", "candidates": 6, "population": 3, "sample_size": 2, "batch_size": 3},
-    "evaluation": {"finetune_steps": 0, "val_rows": 128, "batch_size": 128, "latency": False},
-    "objectives": ["val_logloss", "pim_energy_nj"],
-    "constraints": ["pim_latency_ns <= 1e6"],
-    "finalize": {"top_k": 1, "retrain_steps": 3, "batch_size": 64, "baselines": ["dlrm"]},
-    "hardware": {"profile": "isaac32", "embedding_bits": 8},
-    "resources": {"eval_actors": 1, "cpus_per_actor": 1},
-}
 
 
 def _dominated(p: tuple[float, float], q: tuple[float, float]) -> bool:
@@ -51,20 +38,12 @@ def test_a_codesign_job_searches_and_ranks_on_pim_energy(
     (tmp_path / "data").mkdir()
     alice = Account.create(store, "alice")
     with TestClient(create_app(settings, store=store)) as client:
-        made = client.post(
-            "/api/v1/datasets/synthesize", headers=alice.headers, json={"name": "tiny", "rows": 1500}
-        )
-        assert made.status_code in (200, 201), made.text
+        synthesize_dataset(client, alice)
         bad = client.post(
             "/api/v1/jobs", headers=alice.headers, json={**SPEC, "hardware": {"profile": "/etc/x.yaml"}}
         )
         assert bad.status_code == 422 and "hardware.profile" in bad.text
-        submitted = client.post("/api/v1/jobs", headers=alice.headers, json=SPEC)
-        assert submitted.status_code in (200, 201, 202), submitted.text
-        job_id = submitted.json()["id"]
-        assert Worker(store).run(max_jobs=1, exit_when_idle=True) == 1
-        job = client.get(f"/api/v1/jobs/{job_id}", headers=alice.headers).json()
-        assert job["state"] == "succeeded", job
+        job_id = run_codesign_job(client, store, alice)["id"]
         board = client.get(f"/api/v1/jobs/{job_id}/leaderboard?limit=100", headers=alice.headers).json()[
             "data"
         ]
@@ -79,7 +58,7 @@ def test_a_codesign_job_searches_and_ranks_on_pim_energy(
         ).schema
     store.dispose()
 
-    model = load_space("nasrec_small").model
+    model = load_space(SPEC["space"]).model
     for row in details:  # what the leaderboard shows is the cost model's figure for that architecture
         cost = pim_cost(Architecture.from_dict(row["architecture"]), schema, model)
         assert row["pim_energy_nj"] == pytest.approx(cost.energy_nj)

@@ -55,9 +55,14 @@
   }
 
   async function tick() {
+    const first = job === null;
     const wasFinal = job && FINAL.has(job.state);
     job = await request("GET", base);
     renderJob(job);
+    if (first) {
+      defaultCost(job);
+      if (lastCandidates.data.length) drawPlot(lastCandidates.data, lastCandidates.count);
+    }
     await pollEvents();
     if (!wasFinal && FINAL.has(job.state)) refreshResults();  // the last results
     return !FINAL.has(job.state);
@@ -154,9 +159,13 @@
     return { data: out, count: out.length };
   }
 
-  // The feasible points no other feasible point beats on both axes (lower is better on both).
-  function front(points) {
-    const sorted = [...points].sort((a, b) => a.x - b.x || a.y - b.y);
+  // The points no other point beats on both axes: lower log loss, and a lower cost (a higher one for
+  // a metric where higher is better). Given the feasible found candidates, with the job's two
+  // objectives as the axes, these are the job's Pareto front (GET /jobs/{id}/pareto). Baselines are
+  // left out: they are not search results, and their log loss is after retraining.
+  function front(points, higherIsBetter) {
+    const sign = higherIsBetter ? -1 : 1;
+    const sorted = [...points].sort((a, b) => sign * (a.x - b.x) || a.y - b.y);
     const out = [];
     let best = Infinity;
     for (const p of sorted) if (p.y < best) { out.push(p); best = p.y; }
@@ -174,7 +183,9 @@
     };
   }
 
-  const axisTitle = (m) => m.unit ? `${m.label} (${m.unit})` : m.label;
+  // The label and its unit: "FLOPs (multiply-adds)"; a label that ends with its unit already stays
+  // as it is ("PIM nJ", not "PIM nJ (nJ)").
+  const axisTitle = (m) => !m.unit || m.label.endsWith(m.unit) ? m.label : `${m.label} (${m.unit})`;
 
   function drawPlot(candidates, count) {
     const cost = costSelect.value;
@@ -184,7 +195,7 @@
     plotted = points;
     const feasible = points.filter((p) => p.c.feasible);
     const infeasible = points.filter((p) => !p.c.feasible);
-    const frontier = front(feasible);
+    const frontier = front(feasible.filter((p) => p.c.kind === "found"), HIGHER_IS_BETTER.has(cost));
     const missing = candidates.length - points.length;
     const notes = [`${points.length} plotted`];
     if (missing) notes.push(`${missing} without val_logloss or ${cost}`);
@@ -203,6 +214,7 @@
       legend: { orientation: "h", y: -0.2 },
     };
     const div = document.getElementById("pareto");
+    div.dataset.cost = cost;
     div.dataset.points = points.length;
     div.dataset.infeasible = infeasible.length;
     div.dataset.front = frontier.length;
@@ -215,6 +227,15 @@
       });
       div.dataset.bound = "1";
     }
+  }
+
+  // The x axis starts as the job's second objective when that is a cost (a co-design job's
+  // pim_energy_nj, say): the plotted front is then the front the job searched for. A job with one
+  // objective starts with the first cost in the list. Once the user picks an axis, it stays.
+  function defaultCost(j) {
+    const second = (j.spec.objectives || [])[1];
+    const name = second && (typeof second === "string" ? second.split(":")[0] : second.name);
+    if (name && [...costSelect.options].some((o) => o.value === name)) costSelect.value = name;
   }
 
   let lastCandidates = { data: [], count: 0 };
