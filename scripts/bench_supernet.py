@@ -62,7 +62,9 @@ the mean step) and ``breakdown_ms_median``, with every cycle's figures; and the 
 every cycle and library.
 
     .venv/bin/python scripts/bench_supernet.py [--tables capped,uniform-500k] [--steps 200]
-        [--repeats 3] [--backends fbgemm,torch] [--threads 2] [--skip-subnets] [--json]
+        [--repeats 3] [--backends fbgemm,torch] [--threads 2] [--skip-subnets] [--bf16] [--json]
+
+``--bf16`` trains with ``TrainConfig.bf16`` (bfloat16 autocast, float32 weights); the default is float32.
 """
 
 from __future__ import annotations
@@ -294,8 +296,10 @@ class Trainer:
         sampler: PathSampler | None,
         total: int,
         flops_of: Callable[[SupernetPath | None], int],
+        bf16: bool = False,
     ) -> None:
         self.clock = StepClock()
+        self.bf16 = bf16
         self.flops_of = flops_of
         self.path: SupernetPath | None = None
         self.step_index = 0
@@ -347,7 +351,7 @@ class Trainer:
 
     def _step(self, batches: list[Batch], rng: np.random.Generator) -> None:
         t = self.step_index
-        train_step(self.task, self.optimizers, batches[t % len(batches)], t, rng)
+        train_step(self.task, self.optimizers, batches[t % len(batches)], t, rng, bf16=self.bf16)
         self.step_index += 1
 
 
@@ -363,7 +367,7 @@ class Config:
     windows: list[Window] = field(default_factory=list)
 
 
-def supernet_configs(schema: DatasetSchema, backends: list[str], total: int) -> list[Config]:
+def supernet_configs(schema: DatasetSchema, backends: list[str], total: int, bf16: bool) -> list[Config]:
     configs = []
     for space_name in ("nasrec_full", "nasrec_small"):
         space = load_space(space_name)
@@ -375,13 +379,13 @@ def supernet_configs(schema: DatasetSchema, backends: list[str], total: int) -> 
         for backend in backends:
             torch.manual_seed(0)
             model = SuperNet(schema, space, embedding_backend=backend, embedding_lr=0.01)
-            trainer = Trainer(model, PathSampler(space, warmup_steps=WARMUP_STEPS), total, flops_of)
+            trainer = Trainer(model, PathSampler(space, warmup_steps=WARMUP_STEPS), total, flops_of, bf16)
             facts = {"kind": "supernet", "name": space_name, "backend": backend}
             configs.append(Config(facts, trainer))
     return configs
 
 
-def subnet_configs(schema: DatasetSchema, total: int) -> list[Config]:
+def subnet_configs(schema: DatasetSchema, total: int, bf16: bool) -> list[Config]:
     configs = []
     for name in ("autoctr", "xlarge"):
         path = CONFIGS / f"ea_criteo_kaggle_{name}_best_1shot.json"
@@ -392,7 +396,7 @@ def subnet_configs(schema: DatasetSchema, total: int) -> list[Config]:
         torch.manual_seed(0)
         model = SubNet(arch, schema, ModelConfig(), embedding_backend="fbgemm")
         flops = training_flops(arch, schema, ModelConfig())
-        trainer = Trainer(model, None, total, lambda _path, flops=flops: flops)
+        trainer = Trainer(model, None, total, lambda _path, flops=flops: flops, bf16=bf16)
         facts = {"kind": "subnet", "name": name, "backend": "fbgemm", "blocks": len(model.blocks)}
         configs.append(Config(facts, trainer))
     return configs
@@ -446,16 +450,16 @@ def add_inference(result: dict[str, Any], model: SubNet, steps: int) -> None:
 
 
 def bench_setting(
-    setting: str, steps: int, repeats: int, backends: list[str], subnets: bool
+    setting: str, steps: int, repeats: int, backends: list[str], subnets: bool, bf16: bool
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Every configuration at one table setting: (its cycles' load and peaks, one summary per
     configuration)."""
     schema = DatasetSchema.of_shape(13, list(TABLES[setting]))
     batches = criteo_batches(TABLES[setting], count=16)
     total = WARMUP_STEPS + steps * repeats
-    configs = supernet_configs(schema, backends, total)
+    configs = supernet_configs(schema, backends, total, bf16)
     if subnets:
-        configs += subnet_configs(schema, total)
+        configs += subnet_configs(schema, total, bf16)
     cycles = run_cycles(configs, batches, steps, repeats)
     best = max(rate for cycle in cycles for rate in cycle["peak_gflops"].values())
     results = [summary(c, setting, best) for c in configs]
@@ -471,8 +475,8 @@ def bench_setting(
 def print_machine(machine: dict[str, Any]) -> None:
     print(f"CPU: {machine['cpu']} ({' '.join(machine['cpu_features'])}), {machine['threads']} threads")
     print(
-        f"torch {machine['torch']}; dense matmuls: {machine['matmul']}; "
-        f"OMP_WAIT_POLICY {machine['omp_wait_policy']}"
+        f"torch {machine['torch']}; {'bfloat16 autocast; ' if machine['bf16'] else ''}"
+        f"dense matmuls: {machine['matmul']}; OMP_WAIT_POLICY {machine['omp_wait_policy']}"
     )
     print(
         f"batch {BATCH}, LayerNorm on, single-op-any-connection after {WARMUP_STEPS} full-path warm-up "
@@ -535,6 +539,7 @@ def main() -> None:
         "--threads", type=int, default=2, help="torch threads (the setting is 2; the peak uses the same)"
     )
     parser.add_argument("--skip-subnets", action="store_true")
+    parser.add_argument("--bf16", action="store_true", help="train with TrainConfig.bf16 (bfloat16 autocast)")
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of tables")
     args = parser.parse_args()
     settings = args.tables.split(",")
@@ -557,13 +562,14 @@ def main() -> None:
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "unset"),
         "steps": args.steps,
         "repeats": args.repeats,
+        "bf16": args.bf16,
     }
     if not args.json:
         print_machine(machine)
     measured, results = [], []
     for setting in settings:
         setting_measured, setting_results = bench_setting(
-            setting, args.steps, args.repeats, args.backends.split(","), not args.skip_subnets
+            setting, args.steps, args.repeats, args.backends.split(","), not args.skip_subnets, args.bf16
         )
         if not args.json:
             print_setting(setting_measured, setting_results, machine["threads"])

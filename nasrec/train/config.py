@@ -51,6 +51,11 @@ class TrainConfig:
     Validation: at the end, and every ``validate_every`` steps when given (on ``eval_rows`` val rows; the
     points are kept as the run's ``history``). With ``patience`` too, the run stops early after that many
     validations without a lower log loss, and its model and metrics are those of the best validation.
+    ``bf16``: training steps run their matrix products in bfloat16 (``torch.autocast``; the activations
+    after them stay bfloat16, while weights, gradients and optimizer states are float32): about 2x the
+    float32 matmul rate on CPUs with AVX512-BF16 or AMX, a 4-6% faster Small-supernet step on a 2-core
+    EPYC (the casts and the other ops remain). Off by default: it moves logits by about 1% of their
+    spread (``tests/train/test_supernet.py``); validation always runs in float32.
     """
 
     steps: int | None = None
@@ -84,6 +89,7 @@ class TrainConfig:
     use_ray: bool | None = None
     max_failures: int = 0
     embedding_backend: str = "fbgemm"
+    bf16: bool = False
 
     def __post_init__(self) -> None:
         def positive(name: str, allow_none: bool = False) -> None:

@@ -122,13 +122,16 @@ def train_step(
     *,
     comm: Comm | None = None,
     sync: ReplicatedEmbeddings | None = None,
+    bf16: bool = False,
 ) -> float:
     """One optimisation step on one global ``batch`` (on the parameters' device); its mean loss.
 
     Zero the gradients, hand a fused embedding update this step's lr, ``task.forward``, BCE-with-logits,
     backward, then clip, update and advance the schedules. Data parallel (``comm`` and ``sync`` together):
     this worker computes its share of the batch, and the gradients are combined before the update.
+    ``bf16``: the forward (and so its backward) under bfloat16 autocast (``TrainConfig.bf16``).
     """
+    import torch
     import torch.nn.functional as F
 
     optimizers.zero_grad()
@@ -137,10 +140,12 @@ def train_step(
     if sync is not None:
         sync.begin(batch.sparse)
         local = comm.local_batch(batch)  # type: ignore[union-attr]
-    if task.loss is not None:
-        loss = task.loss(task.model, local, step, rng)
-    else:
-        loss = F.binary_cross_entropy_with_logits(task.forward(task.model, local, step, rng), local.labels)
+    with torch.autocast(optimizers.device.type, dtype=torch.bfloat16, enabled=bf16):
+        if task.loss is not None:
+            loss = task.loss(task.model, local, step, rng)
+        else:
+            logits = task.forward(task.model, local, step, rng)
+            loss = F.binary_cross_entropy_with_logits(logits.float(), local.labels)
     loss.backward()
     if sync is not None:
         sync.backward()
@@ -203,7 +208,7 @@ def train_loop(
     try:
         for batch in _batches(train_view, config, state) if state.step < total else ():
             value = train_step(task, optimizers, batch.to(optimizers.device), state.step, state.rng,
-                               comm=comm, sync=sync)  # fmt: skip
+                               comm=comm, sync=sync, bf16=config.bf16)  # fmt: skip
             state.step += 1
             state.batch_in_epoch += 1
             log.add(value)

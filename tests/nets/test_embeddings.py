@@ -174,3 +174,33 @@ def test_dense_parameters_exclude_the_tables(backend: str) -> None:
     tables = {id(p) for p in net.embeddings.parameters()}
     assert dense and tables and not dense & tables
     assert dense | tables == {id(p) for p in net.parameters()}
+
+
+def test_fbgemm_backward_runs_on_one_thread_with_the_same_update(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fused update's backward runs single-threaded (``_one_thread_backward``), the caller's thread
+    count comes back after it, and the tables and their state end up exactly as with two threads."""
+    from nasrec.nets import embeddings as module
+
+    def train(hooked: bool) -> tuple[dict[str, torch.Tensor], list[int]]:
+        with monkeypatch.context() as m:
+            if not hooked:
+                m.setattr(module, "_one_thread_backward", lambda node: None)
+            emb = Embeddings(ROWS, DIM, backend="fbgemm", seed=0, device="cpu", lr=0.1)
+            seen: list[int] = []
+            for step in range(3):
+                out = emb(indices(64, step))
+                tbe = out.grad_fn.next_functions[0][0]  # the view's input: fbgemm's lookup
+                tbe.register_prehook(lambda grads: seen.append(torch.get_num_threads()))
+                (out.square().sum() + out.sum()).backward()
+                assert torch.get_num_threads() == 2
+        return emb.state_dict(), seen
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        (ours, seen), (plain, plain_seen) = train(True), train(False)
+    finally:
+        torch.set_num_threads(before)
+    assert seen == [1, 1, 1] and plain_seen == [2, 2, 2]
+    assert ours.keys() == plain.keys()
+    assert all(torch.equal(ours[k], plain[k]) for k in ours)

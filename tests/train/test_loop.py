@@ -146,6 +146,33 @@ def test_gradient_clipping_bounds_the_dense_update(tiny_dataset: Any) -> None:
     assert float(delta.norm()) == pytest.approx(1e-3 * 1.9, rel=1e-4)
 
 
+def test_clip_and_step_runs_on_one_thread_and_gives_back_the_thread_count() -> None:
+    """The CPU update runs single-threaded (see clip_and_step); the caller's thread count is restored,
+    and the clipped fused Adagrad step equals torch's clip_grad_norm_ + Adagrad."""
+    from nasrec.train.optimizers import clip_and_step
+
+    torch.manual_seed(0)
+    ours = [torch.randn(64, 48, requires_grad=True), torch.randn(48, requires_grad=True)]
+    ref = [p.detach().clone().requires_grad_() for p in ours]
+    for a, b in zip(ours, ref, strict=True):
+        a.grad = torch.randn_like(a)
+        b.grad = a.grad.clone()
+    seen = []
+    fused = torch.optim.Adagrad(ours, lr=0.1, eps=1e-2, fused=True)
+    fused.register_step_pre_hook(lambda *_: seen.append(torch.get_num_threads()))
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        clip_and_step(fused, ours, 1.0)
+        assert seen == [1] and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    torch.nn.utils.clip_grad_norm_(ref, 1.0)
+    torch.optim.Adagrad(ref, lr=0.1, eps=1e-2).step()
+    for a, b in zip(ours, ref, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
 def test_epochs_and_progress_reach_the_total(tiny_dataset: Any) -> None:
     seen: list[int] = []
     cfg = config(steps=None, epochs=2.0, log_every=4, checkpoint_every=None)
