@@ -130,6 +130,12 @@ class DotProduct(nn.Module):
         return self.out_proj(z)
 
 
+def _binary_out_proj(width: int, out_dim: int, layernorm: bool, bits: tuple[int, int]) -> LinearLN:
+    """R of the binary ops: w -> D on the merged operands, skipped when w == D (LN still applies)."""
+    skip = width == out_dim
+    return LinearLN(width, out_dim, layernorm=layernorm, skip=skip, ln_when_skipped=True, bits=bits)
+
+
 class SigmoidGating(nn.Module):
     """Gating: ``LN(R (sigmoid(A left + a) * right))`` after zero-padding both to w = max(wl, wr).
 
@@ -143,14 +149,7 @@ class SigmoidGating(nn.Module):
         self.width = max(left_dim, right_dim)
         self.left_pad, self.right_pad = self.width - left_dim, self.width - right_dim
         self.gate = LinearLN(self.width, self.width, layernorm=False, bias=True, bits=bits)
-        self.out_proj = LinearLN(
-            self.width,
-            out_dim,
-            layernorm=layernorm,
-            skip=self.width == out_dim,
-            ln_when_skipped=True,
-            bits=bits,
-        )
+        self.out_proj = _binary_out_proj(self.width, out_dim, layernorm, bits)
 
     def forward(self, left: Tensor, right: Tensor) -> Tensor:
         gate = torch.sigmoid(self.gate(fn.pad_right(left, self.left_pad)))
@@ -169,14 +168,7 @@ class Sum(nn.Module):
         super().__init__()
         self.width = max(left_dim, right_dim)
         self.left_pad, self.right_pad = self.width - left_dim, self.width - right_dim
-        self.out_proj = LinearLN(
-            self.width,
-            out_dim,
-            layernorm=layernorm,
-            skip=self.width == out_dim,
-            ln_when_skipped=True,
-            bits=bits,
-        )
+        self.out_proj = _binary_out_proj(self.width, out_dim, layernorm, bits)
 
     def forward(self, left: Tensor, right: Tensor) -> Tensor:
         return self.out_proj(fn.pad_right(left, self.left_pad) + fn.pad_right(right, self.right_pad))
@@ -197,14 +189,7 @@ class Cross(nn.Module):
         self.width = max(left_dim, right_dim)
         self.left_pad, self.right_pad = self.width - left_dim, self.width - right_dim
         self.linear = LinearLN(self.width, self.width, layernorm=False, bias=True, bits=bits)
-        self.out_proj = LinearLN(
-            self.width,
-            out_dim,
-            layernorm=layernorm,
-            skip=self.width == out_dim,
-            ln_when_skipped=True,
-            bits=bits,
-        )
+        self.out_proj = _binary_out_proj(self.width, out_dim, layernorm, bits)
 
     def forward(self, left: Tensor, right: Tensor) -> Tensor:
         weight = self.linear.weight
